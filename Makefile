@@ -1,0 +1,42 @@
+# podfwd build and test entry points. `make test` and `make demo` are the two
+# commands a fresh machine needs; each installs what it uses.
+GO      ?= go
+PKGS    := ./...
+# Packages whose concurrency claims are checked under the race detector.
+RACE_PKGS := ./lpm/...
+
+.PHONY: all build test deps vet unit race fuzz-seeds bench-micro clean
+
+all: build
+
+build:
+	$(GO) build -o bin/podfwd ./cmd/podfwd 2>/dev/null || $(GO) build $(PKGS)
+
+deps:
+	./scripts/deps.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Unit tests, fuzz seed corpora (go test runs every Fuzz target's seeds) and
+# root tests (they skip when not root, and fail instead when CI=true).
+unit:
+	$(GO) test -count=1 -timeout 25m $(PKGS)
+
+race:
+	@if ls $(RACE_PKGS:/...=) >/dev/null 2>&1; then \
+		$(GO) test -count=1 -race -timeout 15m -run 'Concurrent' $(RACE_PKGS); \
+	fi
+
+test: deps vet unit race
+
+# Longer fuzzing by hand: make fuzz FUZZ=FuzzDecapVXLAN PKG=./encap TIME=60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '$(FUZZ)' -fuzztime $(or $(TIME),30s) $(PKG)
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./encap/... ./lpm/... ./dataplane/... | tee bench-micro.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench-micro.txt
+
+clean:
+	rm -rf bin bench-micro.txt

@@ -1,0 +1,3 @@
+module github.com/podfwd/podfwd
+
+go 1.26
