@@ -1,0 +1,123 @@
+package encap
+
+import (
+	"net/netip"
+	"sync/atomic"
+)
+
+// Outer is the outer IP addressing of one tunnel (our underlay address and
+// the peer's), both IPv4 or both IPv6. It also carries the IPv4
+// Identification counter, so keep one Outer per peer for its lifetime and
+// pass it by pointer; it is safe for concurrent use.
+type Outer struct {
+	Src, Dst netip.Addr
+	ipID     atomic.Uint32 // next IPv4 Identification; lock-free per peer
+}
+
+// innerQoS returns the inner packet's DSCP+ECN byte and whether its DF is
+// effectively set (always for IPv6, which routers never fragment).
+func innerQoS(inner []byte) (tos uint8, df bool, nh uint8, r DropReason) {
+	if len(inner) == 0 {
+		return 0, false, 0, DropTruncated
+	}
+	switch inner[0] >> 4 {
+	case 4:
+		if len(inner) < IPv4MinLen {
+			return 0, false, 0, DropTruncated
+		}
+		return inner[ipv4TOS], IPv4(inner).DF(), ProtoIPIP, DropNone
+	case 6:
+		if len(inner) < 2 {
+			return 0, false, 0, DropTruncated
+		}
+		return IPv6(inner).TrafficClass(), true, ProtoIPv6, DropNone
+	}
+	return 0, false, 0, DropUnsupportedInner
+}
+
+// PrependOuter writes the outer headers in front of buf[start:end], which
+// already holds the tunnel payload from PrependTunnel: a UDP header for
+// VXLAN/Geneve, then an outer IPv4 or IPv6 header chosen by o's addresses.
+// inner is the inner IP packet (read for DSCP/ECN per RFC 6040 normal mode
+// and for DF); flowHash is FlowHash(inner), used for the UDP source port and
+// the IPv6 flow label. Returns the new start (outer IP header first) or a
+// drop reason: DropTruncated, DropUnsupportedInner, DropNoHeadroom,
+// DropBadLength (over 65535 bytes), DropBadVersion (o's addresses are not
+// both IPv4 or both IPv6), DropNotTunnel (bad Kind).
+func PrependOuter(buf []byte, start, end int, p *Params, o *Outer, inner []byte, flowHash uint32) (newStart int, r DropReason) {
+	if start < 0 || start > end || end > len(buf) {
+		return start, DropTruncated
+	}
+	tos, df, proto, r := innerQoS(inner)
+	if r != DropNone {
+		return start, r
+	}
+	switch p.DF {
+	case DFSet:
+		df = true
+	case DFClear:
+		df = false
+	}
+	udp := false
+	switch p.Kind {
+	case KindVXLAN, KindGeneve:
+		udp, proto = true, ProtoUDP
+	case KindIPIP:
+	default:
+		return start, DropNotTunnel
+	}
+	s := start
+	switch {
+	case o.Src.Is4() && o.Dst.Is4():
+		need := IPv4MinLen
+		if udp {
+			need += UDPLen
+		}
+		if start < need {
+			return start, DropNoHeadroom
+		}
+		if end-start+need > 0xffff {
+			return start, DropBadLength
+		}
+		if udp {
+			// Zero checksum over IPv4 (RFC 7348 / RFC 8926 allow it) as
+			// the kernel's tunnels do by default.
+			s -= UDPLen
+			UDP(buf[s:start]).Encode(SourcePort(flowHash, p.SrcPortMin, p.SrcPortMax), p.dstPort(), uint16(end-s))
+		}
+		s -= IPv4MinLen
+		f := IPv4Fields{
+			TOS: tos, TotalLen: uint16(end - s), ID: uint16(o.ipID.Add(1)), DF: df,
+			TTL: p.ttl(), Protocol: proto, Src: o.Src.As4(), Dst: o.Dst.As4(),
+		}
+		IPv4(buf[s:start]).Encode(&f)
+		return s, DropNone
+	case o.Src.Is6() && o.Dst.Is6() && !o.Src.Is4In6() && !o.Dst.Is4In6():
+		need := IPv6Len
+		if udp {
+			need += UDPLen
+		}
+		if start < need {
+			return start, DropNoHeadroom
+		}
+		if end-start+need-IPv6Len > 0xffff {
+			return start, DropBadLength
+		}
+		f := IPv6Fields{
+			TrafficClass: tos, FlowLabel: flowLabel(flowHash), PayloadLen: uint16(end - start + need - IPv6Len),
+			NextHeader: proto, HopLimit: p.ttl(), Src: o.Src.As16(), Dst: o.Dst.As16(),
+		}
+		if udp {
+			s -= UDPLen
+			u := UDP(buf[s:end])
+			u.Encode(SourcePort(flowHash, p.SrcPortMin, p.SrcPortMax), p.dstPort(), uint16(end-s))
+			if !p.ZeroUDPChecksum6 {
+				u.SetChecksum(PseudoHeader6(&f.Src, &f.Dst, ProtoUDP, end-s))
+			}
+		}
+		s -= IPv6Len
+		IPv6(buf[s:start]).Encode(&f)
+		return s, DropNone
+	}
+	return start, DropBadVersion
+}

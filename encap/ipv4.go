@@ -1,0 +1,159 @@
+package encap
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// IPv4 header (RFC 791 section 3.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Version|  IHL  |Type of Service|          Total Length         |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|         Identification        |Flags|      Fragment Offset    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|  Time to Live |    Protocol   |         Header Checksum       |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                       Source Address                          |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Destination Address                        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Options                    |    Padding    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// The TOS byte is DSCP (6 bits) and ECN (2 bits) since RFC 2474 / RFC 3168.
+const (
+	ipv4VersionIHL = 0
+	ipv4TOS        = 1
+	ipv4TotalLen   = 2
+	ipv4ID         = 4
+	ipv4FlagsFrag  = 6
+	ipv4TTL        = 8
+	ipv4Protocol   = 9
+	ipv4Checksum   = 10
+	ipv4Src        = 12
+	ipv4Dst        = 16
+	IPv4MinLen     = 20 // IPv4 header without options
+
+	ipv4FlagDF     = 0x4000
+	ipv4FlagMF     = 0x2000
+	ipv4FragOffset = 0x1fff
+)
+
+// IP protocol numbers used here.
+const (
+	ProtoICMP   = 1
+	ProtoIPIP   = 4 // IPv4 encapsulation
+	ProtoTCP    = 6
+	ProtoUDP    = 17
+	ProtoIPv6   = 41 // IPv6 encapsulation
+	ProtoICMPv6 = 58
+	ProtoSCTP   = 132
+)
+
+// IPv4 is a view of an IPv4 header and what follows it. Call Check before
+// the other accessors; after DropNone they do not go out of bounds.
+type IPv4 []byte
+
+// Check validates version, header length and total length against the
+// buffer (not the checksum: see ChecksumValid).
+func (b IPv4) Check() DropReason {
+	if len(b) < IPv4MinLen {
+		return DropTruncated
+	}
+	if b[0]>>4 != 4 {
+		return DropBadVersion
+	}
+	hl := b.HeaderLen()
+	if hl < IPv4MinLen {
+		return DropBadHeaderLength
+	}
+	if hl > len(b) {
+		return DropTruncated
+	}
+	tl := int(b.TotalLen())
+	if tl < hl || tl > len(b) {
+		return DropBadLength
+	}
+	return DropNone
+}
+
+// HeaderLen returns the header length in bytes (IHL * 4).
+func (b IPv4) HeaderLen() int { return int(b[ipv4VersionIHL]&0x0f) * 4 }
+
+// TOS returns the DSCP and ECN byte.
+func (b IPv4) TOS() uint8 { return b[ipv4TOS] }
+
+// TotalLen returns the total length field.
+func (b IPv4) TotalLen() uint16 { return binary.BigEndian.Uint16(b[ipv4TotalLen:]) }
+
+// ID returns the identification field.
+func (b IPv4) ID() uint16 { return binary.BigEndian.Uint16(b[ipv4ID:]) }
+
+// DF reports whether the Don't Fragment flag is set.
+func (b IPv4) DF() bool { return binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&ipv4FlagDF != 0 }
+
+// IsFragment reports whether MF is set or the fragment offset is non-zero.
+func (b IPv4) IsFragment() bool {
+	return binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&(ipv4FlagMF|ipv4FragOffset) != 0
+}
+
+// FragmentOffset returns the fragment offset in 8-byte units.
+func (b IPv4) FragmentOffset() uint16 {
+	return binary.BigEndian.Uint16(b[ipv4FlagsFrag:]) & ipv4FragOffset
+}
+
+// TTL returns the time to live.
+func (b IPv4) TTL() uint8 { return b[ipv4TTL] }
+
+// Protocol returns the payload's IP protocol number.
+func (b IPv4) Protocol() uint8 { return b[ipv4Protocol] }
+
+// HeaderChecksum returns the header checksum field.
+func (b IPv4) HeaderChecksum() uint16 { return binary.BigEndian.Uint16(b[ipv4Checksum:]) }
+
+// ChecksumValid reports whether the header (options included) sums to
+// all-ones, i.e. the header checksum is right.
+func (b IPv4) ChecksumValid() bool { return Sum(b[:b.HeaderLen()], 0) == 0xffff }
+
+// Src returns the source address.
+func (b IPv4) Src() netip.Addr { return netip.AddrFrom4([4]byte(b[ipv4Src : ipv4Src+4])) }
+
+// Dst returns the destination address.
+func (b IPv4) Dst() netip.Addr { return netip.AddrFrom4([4]byte(b[ipv4Dst : ipv4Dst+4])) }
+
+// Payload returns the bytes after the header up to the total length.
+func (b IPv4) Payload() []byte { return b[b.HeaderLen():b.TotalLen()] }
+
+// IPv4Fields are the values Encode writes into a 20-byte IPv4 header.
+type IPv4Fields struct {
+	TOS      uint8
+	TotalLen uint16
+	ID       uint16
+	DF       bool
+	TTL      uint8
+	Protocol uint8
+	Src, Dst [4]byte
+}
+
+// Encode writes a 20-byte header (no options) with a correct checksum.
+func (b IPv4) Encode(f *IPv4Fields) {
+	_ = b[IPv4MinLen-1]
+	b[ipv4VersionIHL] = 0x45
+	b[ipv4TOS] = f.TOS
+	binary.BigEndian.PutUint16(b[ipv4TotalLen:], f.TotalLen)
+	binary.BigEndian.PutUint16(b[ipv4ID:], f.ID)
+	var flags uint16
+	if f.DF {
+		flags = ipv4FlagDF
+	}
+	binary.BigEndian.PutUint16(b[ipv4FlagsFrag:], flags)
+	b[ipv4TTL] = f.TTL
+	b[ipv4Protocol] = f.Protocol
+	b[ipv4Checksum], b[ipv4Checksum+1] = 0, 0
+	copy(b[ipv4Src:ipv4Src+4], f.Src[:])
+	copy(b[ipv4Dst:ipv4Dst+4], f.Dst[:])
+	binary.BigEndian.PutUint16(b[ipv4Checksum:], Checksum(b[:IPv4MinLen], 0))
+}
