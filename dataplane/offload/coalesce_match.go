@@ -1,0 +1,133 @@
+package offload
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// segInfo is what Coalesce learns about one input packet.
+type segInfo struct {
+	v6          bool
+	psh         bool
+	csumChecked bool
+	csumValid   bool
+	ipHdrLen    int
+	hdrLen      int // IP + TCP header bytes
+	ipLen       int // packet length per the IP header (<= len(pkt))
+	payload     int
+	seq         uint32
+	hash        uint32 // of addresses, ports and ACK: a cheap first filter
+}
+
+// parse fills s from pkt and reports whether pkt is a TCP segment that may
+// be merged at all. Everything it accepts has been bounds-checked, so later
+// steps index pkt[:s.ipLen] freely.
+func (s *segInfo) parse(pkt []byte) bool {
+	*s = segInfo{}
+	if len(pkt) == 0 {
+		return false
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		// IHL 5 only: IP options would have to be compared and the kernel
+		// does not merge them either.
+		if len(pkt) < ipv4MinLen || pkt[0] != 0x45 || pkt[ipv4Protocol] != protoTCP {
+			return false
+		}
+		if pkt[ipv4FragOff]&(ipv4FlagMF|ipv4OffsetHi) != 0 || pkt[ipv4FragOff+1] != 0 {
+			return false // a fragment
+		}
+		s.ipLen = int(binary.BigEndian.Uint16(pkt[ipv4TotalLen:]))
+		if s.ipLen > len(pkt) || foldSum(sumBytes(pkt[:ipv4MinLen], 0)) != 0xffff {
+			return false
+		}
+		s.ipHdrLen = ipv4MinLen
+	case 6:
+		if len(pkt) < ipv6Len || pkt[ipv6NextHeader] != protoTCP {
+			return false // not TCP, or extension headers in front of it
+		}
+		s.v6 = true
+		s.ipHdrLen = ipv6Len
+		s.ipLen = ipv6Len + int(binary.BigEndian.Uint16(pkt[ipv6PayloadLen:]))
+		if s.ipLen > len(pkt) {
+			return false
+		}
+	default:
+		return false
+	}
+	if s.ipLen < s.ipHdrLen+tcpMinLen {
+		return false
+	}
+	tcp := pkt[s.ipHdrLen:s.ipLen]
+	tcpLen := int(tcp[tcpDataOff]>>4) * 4
+	if tcpLen < tcpMinLen || tcpLen > len(tcp) {
+		return false
+	}
+	if tcp[tcpFlags]&^tcpFlagPSH != tcpFlagACK {
+		return false // SYN, FIN, RST, URG, ECE, CWR or no ACK: not for merging
+	}
+	s.hdrLen = s.ipHdrLen + tcpLen
+	s.payload = s.ipLen - s.hdrLen
+	if s.payload == 0 {
+		return false // pure ACKs are never merged
+	}
+	s.psh = tcp[tcpFlags]&tcpFlagPSH != 0
+	s.seq = binary.BigEndian.Uint32(tcp[tcpSeq:])
+	s.hash = flowHash(pkt, s)
+	return true
+}
+
+// flowHash mixes the flow key: addresses, ports and ACK number (segments
+// with different ACKs are kept apart, as the kernel's GRO does).
+func flowHash(pkt []byte, s *segInfo) uint32 {
+	src, dst := ipAddrs(pkt, s.v6)
+	h := uint32(2166136261)
+	mix := func(b []byte) {
+		for len(b) >= 4 {
+			h = (h ^ binary.BigEndian.Uint32(b)) * 16777619
+			b = b[4:]
+		}
+	}
+	mix(src)
+	mix(dst)
+	tcp := pkt[s.ipHdrLen:]
+	mix(tcp[:4])                // ports
+	mix(tcp[tcpAck : tcpAck+4]) // ACK
+	return h
+}
+
+// continues reports whether pkts[i] can be appended to run rn: same flow,
+// next sequence number, size rules, and headers that differ only where a
+// merged packet is allowed to differ. Checksums are checked by the caller.
+func (c *Coalescer) continues(pkts [][]byte, rn *run, i int) bool {
+	s, h := &c.segs[i], &c.segs[rn.head]
+	if s.v6 != h.v6 || s.hdrLen != h.hdrLen || s.seq != rn.nextSeq ||
+		s.payload > rn.gsoSize || rn.ipLen+s.payload > maxCoalesced {
+		return false
+	}
+	p, q := pkts[i], pkts[rn.head]
+	if !ipHeadersMatch(p, q, s.v6) {
+		return false
+	}
+	pt, qt := p[s.ipHdrLen:s.hdrLen], q[h.ipHdrLen:h.hdrLen]
+	return bytes.Equal(pt[:tcpSeq], qt[:tcpSeq]) && // ports
+		bytes.Equal(pt[tcpAck:tcpFlags], qt[tcpAck:tcpFlags]) && // ACK, data offset
+		pt[tcpFlags]&^tcpFlagPSH == qt[tcpFlags] &&
+		bytes.Equal(pt[tcpWindow:tcpChecksum], qt[tcpWindow:tcpChecksum]) &&
+		bytes.Equal(pt[tcpUrgent:], qt[tcpUrgent:]) // urgent pointer and options
+}
+
+// ipHeadersMatch compares the IP header fields a merged packet shares:
+// everything except length, ID and header checksum.
+func ipHeadersMatch(p, q []byte, v6 bool) bool {
+	if v6 {
+		// version, traffic class, flow label; then next header, hop limit
+		// and both addresses.
+		return bytes.Equal(p[:ipv6PayloadLen], q[:ipv6PayloadLen]) &&
+			bytes.Equal(p[ipv6NextHeader:ipv6Len], q[ipv6NextHeader:ipv6Len])
+	}
+	return p[ipv4TOS] == q[ipv4TOS] &&
+		p[ipv4FragOff]&ipv4FlagDF == q[ipv4FragOff]&ipv4FlagDF &&
+		p[ipv4TTL] == q[ipv4TTL] &&
+		bytes.Equal(p[ipv4Src:ipv4MinLen], q[ipv4Src:ipv4MinLen])
+}
