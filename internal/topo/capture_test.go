@@ -1,0 +1,79 @@
+package topo
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// captureVNI captures one VXLAN datagram on node n's underlay link while
+// traffic() runs, and returns the VNI tshark decodes from it.
+func captureVNI(t *testing.T, ctx context.Context, n *Node, traffic func()) string {
+	t.Helper()
+	port := strconv.Itoa(int(n.Topology().Config.VXLANPort))
+	file := filepath.Join(t.TempDir(), "vxlan.pcap")
+	dump := n.Command(ctx, "tcpdump", "-i", UnderlayLink, "-n", "-c", "1", "-w", file, "udp", "port", port)
+	stderr, err := dump.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dump.Start(); err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
+	// tcpdump says "listening on" once its filter is attached.
+	listening := make(chan string, 1)
+	var seen strings.Builder
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			seen.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "listening on") {
+				listening <- sc.Text()
+			}
+		}
+		close(listening)
+	}()
+	select {
+	case _, ok := <-listening:
+		if !ok {
+			_ = dump.Wait()
+			t.Fatalf("tcpdump exited before listening")
+		}
+	case <-time.After(10 * time.Second):
+		_ = dump.Process.Kill()
+		_ = dump.Wait()
+		t.Fatalf("tcpdump not listening after 10s")
+	}
+	traffic()
+	waited := make(chan error, 1)
+	go func() { waited <- dump.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("tcpdump: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = dump.Process.Kill()
+		<-waited
+		t.Fatalf("tcpdump captured no UDP port %s datagram within 10s", port)
+	}
+	// Wireshark decodes VXLAN on 4789 only; tell it about our port.
+	out, err := exec.CommandContext(ctx, "tshark", "-r", file, "-d", "udp.port=="+port+",vxlan",
+		"-T", "fields", "-e", "vxlan.vni").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	t.Logf("tshark: %s", out)
+	return lastLine(string(out))
+}
+
+// lastLine drops tshark's warnings (e.g. about running as root).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
