@@ -56,7 +56,7 @@ func TestTopology(t *testing.T) {
 	topo := NewT(t, Config{Prefix: testenv.RunPrefix() + "a", IPv6: true})
 	n1, n2 := topo.Nodes[0], topo.Nodes[1]
 	a, b := n1.Pods[0], n2.Pods[0] // on different nodes
-	a2 := n1.Pods[1]                // a's neighbour on node 1
+	a2 := n1.Pods[1]               // a's neighbour on node 1
 
 	t.Run("Facts", func(t *testing.T) {
 		if got := len(topo.Namespaces()); got != 1+2+4 {
