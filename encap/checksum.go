@@ -100,7 +100,9 @@ func pseudoHeader6Slices(src, dst []byte, nh uint8, length int) uint32 {
 
 // UpdateChecksum16 returns checksum updated for one 16-bit word of the
 // covered data changing from oldVal to newVal, by RFC 1624 equation 3:
-// HC' = ~(~HC + ~m + m'). It never produces the +0/-0 mistake of RFC 1141.
+// HC' = ~(~HC + ~m + m'). Unlike RFC 1141's form it stays right when the
+// result is 0xffff vs 0x0000, provided the covered data never sums to zero
+// (true of any IP header: its version is non-zero).
 func UpdateChecksum16(checksum, oldVal, newVal uint16) uint16 {
 	s := uint32(^checksum) + uint32(^oldVal) + uint32(newVal)
 	return ^uint16(Fold(s))

@@ -96,12 +96,12 @@ func encapsulate(t testing.TB, inner []byte, p *Params, o *Outer, hash uint32) [
 
 // refChecksum is a deliberately naive RFC 1071 checksum, 16 bits at a time.
 func refChecksum(b []byte, initial uint32) uint16 {
-	s := initial
+	s := uint64(initial)
 	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
+		s += uint64(binary.BigEndian.Uint16(b[i:]))
 	}
 	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
+		s += uint64(b[len(b)-1]) << 8
 	}
 	for s>>16 != 0 {
 		s = s&0xffff + s>>16
