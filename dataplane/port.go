@@ -1,5 +1,7 @@
 package dataplane
 
+import "errors"
+
 // Port is a source and sink of packet batches: a TUN device, a UDP or raw
 // socket, an AF_XDP socket, or an in-memory fake in tests.
 //
@@ -19,3 +21,6 @@ type Port interface {
 	WriteBatch(pkts []*Packet) (n int, err error)
 	Close() error
 }
+
+// ErrPortClosed is returned by ports read or written after Close.
+var ErrPortClosed = errors.New("dataplane: port closed")

@@ -1,0 +1,83 @@
+package dataplane
+
+import "sync/atomic"
+
+// PortCounters count what crossed one port in one direction. Each field is
+// written by one goroutine (the loop that owns that direction) and may be
+// read by anyone at any time.
+type PortCounters struct {
+	Packets atomic.Uint64
+	Bytes   atomic.Uint64
+	Batches atomic.Uint64
+	Errors  atomic.Uint64
+}
+
+// DirectionCounters are the counters of one forwarding direction, owned by
+// that direction's loop, so no two cores ever write the same cache line.
+type DirectionCounters struct {
+	Rx, Tx   PortCounters
+	Drops    [NumReasons]atomic.Uint64
+	Tunnel   atomic.Uint64 // packets encapsulated (egress) or decapsulated (ingress)
+	ICMPSent atomic.Uint64 // ICMP errors originated
+	GSOSuper atomic.Uint64 // GSO super-packets split (egress) or built by GRO (ingress)
+	GSOSegs  atomic.Uint64 // segments produced by splitting or absorbed by coalescing
+	_        [64]byte      // keep the next direction's counters off this cache line
+}
+
+// Counters are the engine's counters: Egress is pod side to underlay,
+// Ingress is underlay to pod side.
+type Counters struct {
+	Egress  DirectionCounters
+	Ingress DirectionCounters
+}
+
+// Drops returns the total drops for reason r over both directions.
+func (c *Counters) Drops(r Reason) uint64 {
+	return c.Egress.Drops[r].Load() + c.Ingress.Drops[r].Load()
+}
+
+// batchTally accumulates one batch's counts in plain integers so the loop
+// touches each shared atomic once per batch, not once per packet.
+type batchTally struct {
+	rxPackets, rxBytes uint64
+	txPackets, txBytes uint64
+	tunnel, icmp       uint64
+	gsoSuper, gsoSegs  uint64
+	drops              [NumReasons]uint32
+	dropped            bool
+}
+
+func (t *batchTally) drop(r Reason) {
+	t.drops[r]++
+	t.dropped = true
+}
+
+// flush adds the tally to d and clears it.
+func (t *batchTally) flush(d *DirectionCounters) {
+	d.Rx.Packets.Add(t.rxPackets)
+	d.Rx.Bytes.Add(t.rxBytes)
+	d.Rx.Batches.Add(1)
+	if t.txPackets > 0 {
+		d.Tx.Packets.Add(t.txPackets)
+		d.Tx.Bytes.Add(t.txBytes)
+		d.Tx.Batches.Add(1)
+	}
+	if t.tunnel > 0 {
+		d.Tunnel.Add(t.tunnel)
+	}
+	if t.icmp > 0 {
+		d.ICMPSent.Add(t.icmp)
+	}
+	if t.gsoSuper > 0 {
+		d.GSOSuper.Add(t.gsoSuper)
+		d.GSOSegs.Add(t.gsoSegs)
+	}
+	if t.dropped {
+		for r, n := range t.drops {
+			if n > 0 {
+				d.Drops[r].Add(uint64(n))
+			}
+		}
+	}
+	*t = batchTally{}
+}

@@ -1,0 +1,239 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/podfwd/podfwd/dataplane/offload"
+	"github.com/podfwd/podfwd/encap"
+)
+
+// maxGSOSegments bounds the segments of one super-packet. A 64 KiB packet
+// with the smallest sane MSS (536) has 123; anything beyond is refused.
+const maxGSOSegments = 256
+
+// maxUDPGSOBytes and maxUDPGSOSegments bound one UDP GSO send, as the
+// kernel does (64 KiB of payload, UDP_MAX_SEGMENTS).
+const (
+	maxUDPGSOBytes    = 65000
+	maxUDPGSOSegments = 64
+)
+
+// egressLoop moves packets from the pod port to the underlay: parse, route,
+// segment, encapsulate, send. All its buffers are allocated once.
+type egressLoop struct {
+	e        *Engine
+	batch    []*Packet
+	pending  []*Packet // packets ready for the underlay, in order
+	pending6 []*Packet // IPIP with IPv6 inner: the protocol-41 port
+	icmp     []*Packet // ICMP errors back to the pod side
+	icmpBuf  []*Packet
+	tally    batchTally
+
+	// GSO: one super-packet at a time is split into gsoBuf as a train of
+	// equal-stride datagrams; gsoViews are Packets pointing into it.
+	gsoBuf   []byte
+	gsoOuts  [][]byte
+	gsoSizes []int
+	gsoViews []Packet
+	gsoOut   []*Packet
+}
+
+func newEgressLoop(e *Engine) *egressLoop {
+	n := e.opts.Pod.BatchSize()
+	if n < 1 {
+		n = 1
+	}
+	l := &egressLoop{
+		e:        e,
+		batch:    newBatch(n, e.opts.BufSize),
+		pending:  make([]*Packet, 0, n),
+		pending6: make([]*Packet, 0, n),
+		icmp:     make([]*Packet, 0, n),
+		icmpBuf:  newBatch(n, Headroom+1500),
+		gsoBuf:   make([]byte, 128*1024+maxGSOSegments*400),
+		gsoOuts:  make([][]byte, maxGSOSegments),
+		gsoSizes: make([]int, maxGSOSegments),
+		gsoViews: make([]Packet, maxGSOSegments),
+		gsoOut:   make([]*Packet, 0, maxGSOSegments),
+	}
+	return l
+}
+
+func (l *egressLoop) run(ctx context.Context) error {
+	e := l.e
+	for ctx.Err() == nil {
+		for _, p := range l.batch {
+			p.Reset(Headroom)
+		}
+		n, err := e.opts.Pod.ReadBatch(l.batch)
+		if err != nil {
+			e.Counters.Egress.Rx.Errors.Add(1)
+			return fmt.Errorf("dataplane: read %s: %w", e.opts.Pod.Name(), err)
+		}
+		l.forward(l.batch[:n])
+	}
+	return nil
+}
+
+// forward processes one batch read from the pod side.
+func (l *egressLoop) forward(batch []*Packet) {
+	e := l.e
+	f := e.fib.Load()
+	var tr Tracer
+	if box := e.tracer.Load(); box != nil {
+		tr = box.t
+	}
+	l.pending = l.pending[:0]
+	l.pending6 = l.pending6[:0]
+	l.icmp = l.icmp[:0]
+	for _, p := range batch {
+		l.tally.rxPackets++
+		l.tally.rxBytes += uint64(p.Len())
+		traced := tr != nil && tr.Match(Egress, p.Bytes())
+		if traced {
+			tr.Record(&TraceEvent{Dir: Egress, Stage: StageReceive, Port: e.opts.Pod.Name(), Packet: p.Bytes(), Generation: generation(f)})
+		}
+		if f == nil {
+			l.drop(tr, traced, p, ReasonNoConfig)
+			continue
+		}
+		l.one(f, p, tr, traced)
+	}
+	l.flush()
+	if len(l.icmp) > 0 {
+		if _, err := e.opts.Pod.WriteBatch(l.icmp); err != nil {
+			e.Counters.Egress.Tx.Errors.Add(1)
+		}
+	}
+	l.tally.flush(&e.Counters.Egress)
+}
+
+func generation(f *fib) uint64 {
+	if f == nil {
+		return 0
+	}
+	return f.cfg.Generation
+}
+
+func (l *egressLoop) drop(tr Tracer, traced bool, p *Packet, r Reason) {
+	l.tally.drop(r)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Egress, Stage: StageDrop, Reason: r, Packet: p.Bytes()})
+	}
+}
+
+// one handles one packet from the pod side.
+func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
+	pkt := p.Bytes()
+	var flow encap.Flow
+	if r := encap.ParseInner(pkt, &flow); r != encap.DropNone {
+		l.drop(tr, traced, p, FromEncap(r))
+		return
+	}
+	if traced {
+		tr.Record(&TraceEvent{Dir: Egress, Stage: StageParse, Flow: flow, Packet: pkt})
+	}
+	hop, plen, ok := f.route(flow.Dst)
+	if traced {
+		ev := TraceEvent{Dir: Egress, Stage: StageRoute, Local: ok && hop == hopLocal}
+		if ok {
+			ev.Prefix, _ = flow.Dst.Prefix(int(plen))
+			if hop != hopLocal {
+				ev.Peer = f.hops[hop].peer.Name
+				ev.Outer = f.hops[hop].dst
+			}
+		}
+		tr.Record(&ev)
+	}
+	if !ok {
+		l.drop(tr, traced, p, ReasonNoRoute)
+		return
+	}
+	if hop == hopLocal {
+		l.drop(tr, traced, p, ReasonLocalLoop)
+		return
+	}
+	if flow.TTL <= 1 {
+		l.answer(f, p, tr, traced, ReasonTTLExceeded, 0)
+		return
+	}
+	nh := &f.hops[hop]
+	if p.GSO.IsGSO() {
+		l.flush()
+		l.segment(f, nh, p, tr, traced)
+		return
+	}
+	if len(pkt) > f.tunnelMTU {
+		if flow.Version == 6 || flow.DF {
+			l.answer(f, p, tr, traced, ReasonTooBig, f.tunnelMTU)
+		} else {
+			l.drop(tr, traced, p, ReasonTooBig)
+		}
+		return
+	}
+	if p.GSO.Flags&offload.FlagNeedsCsum != 0 {
+		if err := offload.CompleteChecksum(pkt, &p.GSO); err != nil {
+			l.drop(tr, traced, p, ReasonSegmentFailed)
+			return
+		}
+	}
+	if !l.encapsulate(nh, p, tr, traced) {
+		return
+	}
+	if l.e.opts.UnderlayKind == UnderlayIP && flow.Version == 6 && l.e.opts.Underlay6 != nil {
+		l.pending6 = append(l.pending6, p)
+	} else {
+		l.pending = append(l.pending, p)
+	}
+}
+
+// encapsulate prepends the tunnel headers of nh to p and addresses it.
+func (l *egressLoop) encapsulate(nh *nextHop, p *Packet, tr Tracer, traced bool) bool {
+	if l.e.opts.UnderlayKind == UnderlayUDP {
+		start, r := encap.PrependTunnel(p.Buf, p.Start, p.End, &nh.params)
+		if r != encap.DropNone {
+			l.drop(tr, traced, p, FromEncap(r))
+			return false
+		}
+		p.Start = start
+	}
+	p.Addr = nh.dst
+	p.GSO = offload.VirtioNetHdr{}
+	l.tally.tunnel++
+	if traced {
+		tr.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,
+			Peer: nh.peer.Name, Outer: nh.dst, Packet: p.Bytes()})
+	}
+	return true
+}
+
+// flush sends the pending packets to the underlay.
+func (l *egressLoop) flush() {
+	l.send(l.e.opts.Underlay, l.pending)
+	l.pending = l.pending[:0]
+	if len(l.pending6) > 0 {
+		l.send(l.e.opts.Underlay6, l.pending6)
+		l.pending6 = l.pending6[:0]
+	}
+}
+
+func (l *egressLoop) send(port Port, pkts []*Packet) {
+	if len(pkts) == 0 {
+		return
+	}
+	n, err := port.WriteBatch(pkts)
+	for _, p := range pkts[:n] {
+		segs := uint64(1)
+		if p.Segments > 1 {
+			segs = uint64(p.Segments)
+		}
+		l.tally.txPackets += segs
+		l.tally.txBytes += uint64(p.Len())
+	}
+	if err != nil || n < len(pkts) {
+		l.e.Counters.Egress.Tx.Errors.Add(1)
+		l.tally.drops[ReasonSendFailed] += uint32(len(pkts) - n)
+		l.tally.dropped = true
+	}
+}

@@ -1,0 +1,124 @@
+package dataplane
+
+import (
+	"github.com/podfwd/podfwd/dataplane/offload"
+	"github.com/podfwd/podfwd/encap"
+)
+
+// segment splits the GSO super-packet p into MSS-sized segments laid out
+// in gsoBuf at a fixed stride, prepends the tunnel headers of nh in front
+// of each, and sends them: as UDP GSO trains when the underlay supports it,
+// one packet per segment otherwise. The payload is copied once (into the
+// segments); headers are written in place.
+func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced bool) {
+	pkt := p.Bytes()
+	hdrLen, ok := l3l4HeaderLen(pkt, p.GSO.GSOType&^offload.GSOECN)
+	mss := int(p.GSO.GSOSize)
+	if !ok || mss == 0 || len(pkt) <= hdrLen {
+		l.drop(tr, traced, p, ReasonSegmentFailed)
+		return
+	}
+	if hdrLen+mss > f.tunnelMTU {
+		l.drop(tr, traced, p, ReasonTooBig)
+		return
+	}
+	nseg := (len(pkt) - hdrLen + mss - 1) / mss
+	stride := nh.tunHdrLen + hdrLen + mss
+	if nseg > maxGSOSegments || nseg*stride > len(l.gsoBuf) {
+		l.drop(tr, traced, p, ReasonSegmentFailed)
+		return
+	}
+	for i := 0; i < nseg; i++ {
+		l.gsoOuts[i] = l.gsoBuf[i*stride : (i+1)*stride]
+	}
+	n, err := offload.Segment(pkt, &p.GSO, l.gsoOuts[:nseg], nh.tunHdrLen, l.gsoSizes)
+	if err != nil || n == 0 {
+		l.drop(tr, traced, p, ReasonSegmentFailed)
+		return
+	}
+	l.tally.gsoSuper++
+	l.tally.gsoSegs += uint64(n)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Egress, Stage: StageSegment, Segments: n, Packet: pkt})
+	}
+	udp := l.e.opts.UnderlayKind == UnderlayUDP
+	if udp {
+		for i := 0; i < n; i++ {
+			start, r := encap.PrependTunnel(l.gsoOuts[i], nh.tunHdrLen, nh.tunHdrLen+l.gsoSizes[i], &nh.params)
+			if r != encap.DropNone || start != 0 {
+				l.drop(tr, traced, p, FromEncap(r))
+				return
+			}
+		}
+	}
+	l.tally.tunnel += uint64(n)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,
+			Peer: nh.peer.Name, Outer: nh.dst, Segments: n, Packet: l.gsoOuts[0][:nh.tunHdrLen+l.gsoSizes[0]]})
+	}
+
+	out := l.gsoOut[:0]
+	if udp && l.e.opts.UDPGSO {
+		k := maxUDPGSOBytes / stride
+		if k > maxUDPGSOSegments {
+			k = maxUDPGSOSegments
+		}
+		for g := 0; g < n; g += k {
+			cnt := min(k, n-g)
+			v := &l.gsoViews[len(out)]
+			*v = Packet{Buf: l.gsoBuf, Start: g * stride, End: (g+cnt-1)*stride + nh.tunHdrLen + l.gsoSizes[g+cnt-1], Addr: nh.dst}
+			if cnt > 1 {
+				v.Segments, v.SegmentSize = cnt, stride
+			}
+			out = append(out, v)
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			v := &l.gsoViews[i]
+			*v = Packet{Buf: l.gsoBuf, Start: i * stride, End: i*stride + nh.tunHdrLen + l.gsoSizes[i], Addr: nh.dst}
+			out = append(out, v)
+		}
+	}
+	port := l.e.opts.Underlay
+	if !udp && pkt[0]>>4 == 6 && l.e.opts.Underlay6 != nil {
+		port = l.e.opts.Underlay6
+	}
+	l.send(port, out)
+}
+
+// l3l4HeaderLen returns the length of the IP and TCP/UDP headers of a GSO
+// super-packet, read from the packet itself rather than trusting hdr_len.
+func l3l4HeaderLen(pkt []byte, gsoType uint8) (int, bool) {
+	if len(pkt) < 20 {
+		return 0, false
+	}
+	var l3 int
+	switch pkt[0] >> 4 {
+	case 4:
+		l3 = int(pkt[0]&0x0f) * 4
+		if l3 < 20 {
+			return 0, false
+		}
+	case 6:
+		l3 = 40 // extension headers are not offloaded by TUN
+	default:
+		return 0, false
+	}
+	switch gsoType {
+	case offload.GSOTCPv4, offload.GSOTCPv6:
+		if len(pkt) < l3+20 {
+			return 0, false
+		}
+		tcp := int(pkt[l3+12]>>4) * 4
+		if tcp < 20 || len(pkt) < l3+tcp {
+			return 0, false
+		}
+		return l3 + tcp, true
+	case offload.GSOUDPL4:
+		if len(pkt) < l3+8 {
+			return 0, false
+		}
+		return l3 + 8, true
+	}
+	return 0, false
+}

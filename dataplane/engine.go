@@ -1,0 +1,141 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// UnderlayKind says what an underlay port carries.
+type UnderlayKind uint8
+
+const (
+	// UnderlayUDP: the port is a UDP socket; packets are tunnel payloads
+	// (VXLAN/Geneve header onwards) and the kernel builds outer IP and UDP.
+	UnderlayUDP UnderlayKind = iota
+	// UnderlayIP: the port is a raw IP socket for IPIP; received packets
+	// start at the outer IP header, sent packets are the inner IP packet and
+	// the kernel builds the outer IP header.
+	UnderlayIP
+)
+
+// Options configure an Engine. Pod is the pod-side port (a TUN device);
+// Underlay carries the tunnel. For IPIP, Underlay carries IPv4 inner
+// packets (IP protocol 4) and Underlay6, when set, IPv6 inner packets
+// (protocol 41).
+type Options struct {
+	Pod          Port
+	Underlay     Port
+	Underlay6    Port
+	UnderlayKind UnderlayKind
+
+	// BufSize is the size of each packet buffer including Headroom. It must
+	// hold the largest packet a port can return: 64 KiB + headroom when the
+	// TUN hands out GSO super-packets or the UDP socket coalesces with GRO.
+	BufSize int
+
+	// UDPGSO sends each GSO super-packet's segments as one UDP GSO
+	// datagram train (the port must support Packet.Segments). When false
+	// every segment is sent as its own packet.
+	UDPGSO bool
+}
+
+// Engine forwards packets between the pod side and the underlay using the
+// installed Config. Its configuration can be replaced at any time with
+// SetConfig; readers never lock.
+type Engine struct {
+	opts     Options
+	fib      atomic.Pointer[fib]
+	tracer   atomic.Pointer[tracerBox]
+	Counters Counters
+}
+
+// ErrNoPorts is returned by New when a required port is missing.
+var ErrNoPorts = errors.New("dataplane: engine needs a pod port and an underlay port")
+
+// New returns an engine over the given ports. It forwards nothing until a
+// Config is installed.
+func New(opts Options) (*Engine, error) {
+	if opts.Pod == nil || opts.Underlay == nil {
+		return nil, ErrNoPorts
+	}
+	if opts.BufSize == 0 {
+		opts.BufSize = Headroom + 65536 + 512
+	}
+	if opts.BufSize < Headroom+1500 {
+		return nil, fmt.Errorf("dataplane: BufSize %d is below headroom %d + 1500", opts.BufSize, Headroom)
+	}
+	return &Engine{opts: opts}, nil
+}
+
+// SetConfig validates cfg, compiles it and installs it atomically: packets
+// in flight finish with the old config, the next batch sees the new one.
+func (e *Engine) SetConfig(cfg *Config) error {
+	f, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	e.fib.Store(f)
+	return nil
+}
+
+// Config returns the installed config, or nil.
+func (e *Engine) Config() *Config {
+	if f := e.fib.Load(); f != nil {
+		return f.cfg
+	}
+	return nil
+}
+
+// Run forwards in both directions until ctx ends or a port fails, then
+// closes the ports (which unblocks their readers) and returns once every
+// loop has stopped.
+func (e *Engine) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	start := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	start(newEgressLoop(e).run)
+	start(newIngressLoop(e, e.opts.Underlay).run)
+	if e.opts.Underlay6 != nil {
+		start(newIngressLoop(e, e.opts.Underlay6).run)
+	}
+	<-ctx.Done()
+	e.opts.Pod.Close()
+	e.opts.Underlay.Close()
+	if e.opts.Underlay6 != nil {
+		e.opts.Underlay6.Close()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// newBatch allocates n packets of size bufSize from one slab, so a loop's
+// buffers are made once at start and reused for every batch.
+func newBatch(n, bufSize int) []*Packet {
+	slab := make([]byte, n*bufSize)
+	pkts := make([]*Packet, n)
+	store := make([]Packet, n)
+	for i := range pkts {
+		store[i].Buf = slab[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
+		pkts[i] = &store[i]
+	}
+	return pkts
+}

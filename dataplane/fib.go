@@ -1,0 +1,144 @@
+package dataplane
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/podfwd/podfwd/encap"
+	"github.com/podfwd/podfwd/lpm"
+)
+
+// hopLocal is the next-hop index of every local pod CIDR; peers follow.
+const hopLocal = 0
+
+// nextHop is where a route sends a packet: to the local pods (index 0) or
+// to one peer through the tunnel.
+type nextHop struct {
+	peer      *Peer
+	params    encap.Params
+	dst       netip.AddrPort // peer's underlay address and tunnel port
+	tunHdrLen int            // bytes PrependTunnel writes (0 for IPIP)
+}
+
+// fib is a Config compiled for the hot path: LPM tables from destination to
+// next-hop index, the next hops, and the peers by underlay address. It is
+// immutable; the engine swaps whole fibs atomically.
+type fib struct {
+	cfg        *Config
+	v4         *lpm.Table4
+	v6         *lpm.Table6
+	hops       []nextHop
+	byUnderlay map[netip.Addr]uint32 // peer underlay address -> next-hop index
+	decap      encap.DecapConfig
+	tunnelMTU  int
+	icmpSrc4   netip.Addr
+	icmpSrc6   netip.Addr
+}
+
+// compile validates cfg and builds its fib.
+func compile(cfg *Config) (*fib, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	f := &fib{
+		cfg:        cfg,
+		v4:         lpm.NewTable4(),
+		v6:         lpm.NewTable6(),
+		hops:       make([]nextHop, 1, 1+len(cfg.Peers)),
+		byUnderlay: make(map[netip.Addr]uint32, len(cfg.Peers)),
+		tunnelMTU:  cfg.TunnelMTU(),
+		icmpSrc4:   cfg.ICMPSource4,
+		icmpSrc6:   cfg.ICMPSource6,
+	}
+	var b4, b6 lpm.Batch
+	for _, p := range cfg.LocalPodCIDRs {
+		addRoute(&b4, &b6, p, hopLocal)
+		if p.Addr().Is4() && !f.icmpSrc4.IsValid() {
+			f.icmpSrc4 = p.Masked().Addr().Next()
+		}
+		if p.Addr().Is6() && !f.icmpSrc6.IsValid() {
+			f.icmpSrc6 = p.Masked().Addr().Next()
+		}
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = defaultPort(cfg.Encap)
+	}
+	for i := range cfg.Peers {
+		peer := &cfg.Peers[i]
+		idx := uint32(len(f.hops))
+		params := cfg.tunnelParams(*peer)
+		f.hops = append(f.hops, nextHop{
+			peer:      peer,
+			params:    params,
+			dst:       netip.AddrPortFrom(peer.Underlay, port),
+			tunHdrLen: tunnelHeaderLen(&params),
+		})
+		f.byUnderlay[peer.Underlay] = idx
+		for _, p := range peer.PodCIDRs {
+			addRoute(&b4, &b6, p, idx)
+		}
+	}
+	if err := f.v4.Apply(&b4); err != nil {
+		return nil, fmt.Errorf("%w: ipv4 routes: %w", ErrInvalidConfig, err)
+	}
+	if err := f.v6.Apply(&b6); err != nil {
+		return nil, fmt.Errorf("%w: ipv6 routes: %w", ErrInvalidConfig, err)
+	}
+	f.decap = encap.DecapConfig{ExpectVNI: cfg.VNI, AcceptIPIP: cfg.Encap == encap.KindIPIP}
+	switch cfg.Encap {
+	case encap.KindVXLAN:
+		f.decap.VXLANPort = port
+	case encap.KindGeneve:
+		f.decap.GenevePort = port
+	}
+	return f, nil
+}
+
+func addRoute(b4, b6 *lpm.Batch, p netip.Prefix, hop uint32) {
+	if p.Addr().Is4() {
+		b4.Insert(p, hop)
+	} else {
+		b6.Insert(p, hop)
+	}
+}
+
+// route looks up the next hop for dst; ok is false when nothing matches.
+func (f *fib) route(dst netip.Addr) (hop uint32, prefixLen uint8, ok bool) {
+	if dst.Is4() {
+		return f.v4.Lookup(be32(dst.As4()))
+	}
+	a := dst.As16()
+	return f.v6.Lookup(&a)
+}
+
+func be32(a [4]byte) uint32 {
+	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+}
+
+// defaultPort is the UDP port of a tunnel kind when the config names none.
+func defaultPort(k encap.Kind) uint16 {
+	switch k {
+	case encap.KindVXLAN:
+		return encap.DefaultVXLANPort
+	case encap.KindGeneve:
+		return encap.DefaultGenevePort
+	}
+	return 0
+}
+
+// tunnelHeaderLen is how many bytes PrependTunnel writes for p: what a UDP
+// socket io path sends in front of the inner IP packet.
+func tunnelHeaderLen(p *encap.Params) int {
+	switch p.Kind {
+	case encap.KindVXLAN:
+		return encap.EthernetLen + encap.VXLANLen
+	case encap.KindGeneve:
+		n := encap.GeneveMinLen + len(p.GeneveOptions)
+		if !p.GeneveIP {
+			n += encap.EthernetLen
+		}
+		return n
+	}
+	return 0
+}

@@ -1,0 +1,194 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/podfwd/podfwd/encap"
+)
+
+// maxGROSegments is the most datagrams one UDP GRO read can hold.
+const maxGROSegments = 64
+
+// ingressLoop moves packets from one underlay port to the pod side:
+// validate the sender, decapsulate in place, check the inner addresses,
+// deliver. Decapsulation only moves offsets; delivered packets are views
+// into the receive buffers.
+type ingressLoop struct {
+	e     *Engine
+	port  Port
+	batch []*Packet
+	views []Packet
+	out   []*Packet
+	tally batchTally
+}
+
+func newIngressLoop(e *Engine, port Port) *ingressLoop {
+	n := port.BatchSize()
+	if n < 1 {
+		n = 1
+	}
+	return &ingressLoop{
+		e:     e,
+		port:  port,
+		batch: newBatch(n, e.opts.BufSize),
+		views: make([]Packet, n*maxGROSegments),
+		out:   make([]*Packet, 0, n*maxGROSegments),
+	}
+}
+
+func (l *ingressLoop) run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		for _, p := range l.batch {
+			p.Reset(Headroom)
+		}
+		n, err := l.port.ReadBatch(l.batch)
+		if err != nil {
+			l.e.Counters.Ingress.Rx.Errors.Add(1)
+			return fmt.Errorf("dataplane: read %s: %w", l.port.Name(), err)
+		}
+		l.forward(l.batch[:n])
+	}
+	return nil
+}
+
+// forward processes one batch read from the underlay.
+func (l *ingressLoop) forward(batch []*Packet) {
+	f := l.e.fib.Load()
+	var tr Tracer
+	if box := l.e.tracer.Load(); box != nil {
+		tr = box.t
+	}
+	l.out = l.out[:0]
+	for _, p := range batch {
+		size := p.Len()
+		if p.Segments > 1 && p.SegmentSize > 0 {
+			size = p.SegmentSize
+		}
+		if size <= 0 {
+			continue
+		}
+		for off := p.Start; off < p.End; off += size {
+			if len(l.out) == cap(l.out) {
+				l.deliver()
+			}
+			l.one(f, p, off, min(off+size, p.End), tr)
+		}
+	}
+	l.deliver()
+	l.tally.flush(&l.e.Counters.Ingress)
+}
+
+func (l *ingressLoop) deliver() {
+	if len(l.out) == 0 {
+		return
+	}
+	n, err := l.e.opts.Pod.WriteBatch(l.out)
+	for _, p := range l.out[:n] {
+		l.tally.txPackets++
+		l.tally.txBytes += uint64(p.Len())
+	}
+	if err != nil || n < len(l.out) {
+		l.e.Counters.Ingress.Tx.Errors.Add(1)
+		l.tally.drops[ReasonSendFailed] += uint32(len(l.out) - n)
+		l.tally.dropped = true
+	}
+	l.out = l.out[:0]
+}
+
+func (l *ingressLoop) drop(tr Tracer, traced bool, pkt []byte, r Reason) {
+	l.tally.drop(r)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageDrop, Reason: r, Packet: pkt})
+	}
+}
+
+// one handles the datagram p.Buf[off:end] received from p.Addr.
+func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
+	dgram := p.Buf[off:end]
+	l.tally.rxPackets++
+	l.tally.rxBytes += uint64(len(dgram))
+	traced := tr != nil && tr.Match(Ingress, dgram)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageReceive, Port: l.port.Name(), Packet: dgram, Outer: p.Addr, Generation: generation(f)})
+	}
+	if f == nil {
+		l.drop(tr, traced, dgram, ReasonNoConfig)
+		return
+	}
+	var (
+		hop      uint32
+		known    bool
+		innerOff int
+		vni      uint32
+		outerSrc = p.Addr.Addr().Unmap()
+	)
+	if l.e.opts.UnderlayKind == UnderlayUDP {
+		// Who sent it is checked before any parsing: junk from strangers
+		// costs one map lookup.
+		if hop, known = f.byUnderlay[outerSrc]; !known {
+			l.drop(tr, traced, dgram, ReasonUnknownPeer)
+			return
+		}
+		in, r := encap.DecapUDPPayload(dgram, f.cfg.Encap, f.cfg.VNI)
+		if r != encap.DropNone {
+			l.drop(tr, traced, dgram, FromEncap(r))
+			return
+		}
+		innerOff, vni = in.Off, in.VNI
+	} else {
+		d, r := encap.DecapIP(dgram, &f.decap)
+		if r != encap.DropNone {
+			l.drop(tr, traced, dgram, FromEncap(r))
+			return
+		}
+		outerSrc = d.OuterSrc
+		if hop, known = f.byUnderlay[outerSrc]; !known {
+			l.drop(tr, traced, dgram, ReasonUnknownPeer)
+			return
+		}
+		innerOff, vni = d.InnerOff, d.VNI
+	}
+	inner := dgram[innerOff:]
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageDecap, Kind: f.cfg.Encap, VNI: vni,
+			Peer: f.hops[hop].peer.Name, Packet: inner})
+	}
+	var flow encap.Flow
+	if r := encap.ParseInner(inner, &flow); r != encap.DropNone {
+		l.drop(tr, traced, inner, FromEncap(r))
+		return
+	}
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageParse, Flow: flow, Packet: inner})
+	}
+	// The inner source must belong to the peer that sent it: nobody can
+	// use us to inject packets in another node's name.
+	if srcHop, _, ok := f.route(flow.Src); !ok || srcHop != hop {
+		l.drop(tr, traced, inner, ReasonSpoofedSource)
+		return
+	}
+	// And it must be for one of our pods: we never relay to a third node.
+	dstHop, plen, ok := f.route(flow.Dst)
+	if traced {
+		ev := TraceEvent{Dir: Ingress, Stage: StageRoute, Local: ok && dstHop == hopLocal}
+		if ok {
+			ev.Prefix, _ = flow.Dst.Prefix(int(plen))
+		}
+		tr.Record(&ev)
+	}
+	if !ok || dstHop != hopLocal {
+		l.drop(tr, traced, inner, ReasonNotLocal)
+		return
+	}
+	if flow.TotalLen > 0 && flow.TotalLen < len(inner) {
+		inner = inner[:flow.TotalLen] // strip Ethernet padding
+	}
+	l.tally.tunnel++
+	v := &l.views[len(l.out)]
+	*v = Packet{Buf: p.Buf, Start: off + innerOff, End: off + innerOff + len(inner)}
+	l.out = append(l.out, v)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: l.e.opts.Pod.Name(), Packet: inner})
+	}
+}
