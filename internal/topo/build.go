@@ -49,10 +49,7 @@ func (t *Topology) build(ctx context.Context) error {
 // addNamespace creates a named namespace with `ip netns add` (which also
 // prepares the shared mount of the netns directory) and records it.
 func (t *Topology) addNamespace(ctx context.Context, ns string) error {
-	t.mu.Lock()
-	closed := t.closed
-	t.mu.Unlock()
-	if closed {
+	if t.isClosed() {
 		return ErrClosed
 	}
 	if err := run(ctx, "", "ip", "netns", "add", ns); err != nil {

@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// captureVNI captures one VXLAN datagram on node n's underlay link while
-// traffic() runs, and returns the VNI tshark decodes from it.
-func captureVNI(t *testing.T, ctx context.Context, n *Node, traffic func()) string {
+// captureVXLAN captures one VXLAN datagram on node n's underlay link while
+// traffic() runs, and returns the VNI and the IPv4 sources (outer, inner)
+// tshark decodes from it.
+func captureVXLAN(t *testing.T, ctx context.Context, n *Node, traffic func()) (vni, sources string) {
 	t.Helper()
 	port := strconv.Itoa(int(n.Topology().Config.VXLANPort))
 	file := filepath.Join(t.TempDir(), "vxlan.pcap")
@@ -64,12 +65,13 @@ func captureVNI(t *testing.T, ctx context.Context, n *Node, traffic func()) stri
 	}
 	// Wireshark decodes VXLAN on 4789 only; tell it about our port.
 	out, err := exec.CommandContext(ctx, "tshark", "-r", file, "-d", "udp.port=="+port+",vxlan",
-		"-T", "fields", "-e", "vxlan.vni").CombinedOutput()
+		"-T", "fields", "-e", "vxlan.vni", "-e", "ip.src").CombinedOutput()
 	if err != nil {
 		t.Fatalf("tshark: %v\n%s", err, out)
 	}
 	t.Logf("tshark: %s", out)
-	return lastLine(string(out))
+	vni, sources, _ = strings.Cut(lastLine(string(out)), "\t")
+	return vni, sources
 }
 
 // lastLine drops tshark's warnings (e.g. about running as root).

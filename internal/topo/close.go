@@ -23,6 +23,12 @@ func (t *Topology) Close() error {
 	return t.closeErr
 }
 
+func (t *Topology) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
 func (t *Topology) close() error {
 	t.mu.Lock()
 	t.closed = true

@@ -112,8 +112,8 @@ func TestCloseKillsProcessesAndRemovesNamespaces(t *testing.T) {
 	if err := topo.Close(); err != nil {
 		t.Errorf("second Close: %v, want nil", err)
 	}
-	if err := topo.Nodes[0].Program(ctx, KernelNative); err == nil {
-		t.Errorf("Program after Close succeeded")
+	if err := topo.Nodes[0].Program(ctx, KernelNative); !errors.Is(err, ErrClosed) {
+		t.Errorf("Program after Close: %v, want ErrClosed", err)
 	}
 }
 

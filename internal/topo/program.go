@@ -55,6 +55,9 @@ func (n *Node) Program(ctx context.Context, mode Mode, peers ...*Node) error {
 			return fmt.Errorf("%w: node %d cannot peer with %v", ErrPeer, n.Index, m)
 		}
 	}
+	if n.topo.isClosed() {
+		return ErrClosed
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.mode != Unprogrammed {

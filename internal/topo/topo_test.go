@@ -138,9 +138,12 @@ func TestTopology(t *testing.T) {
 		if err := Ping(ctx, a, b.IPv4, 1, topo.Config.PodMTU-27, true); !errors.Is(err, ErrPing) {
 			t.Errorf("oversize DF ping: got %v, want ErrPing", err)
 		}
-		vni := captureVNI(t, ctx, n2, func() { mustPing(t, ctx, a, b.IPv4) })
+		vni, sources := captureVXLAN(t, ctx, n2, func() { mustPing(t, ctx, a, b.IPv4) })
 		if vni != "1" {
 			t.Errorf("tshark decoded VNI %q from node 2's eth0, want 1", vni)
+		}
+		if want := n1.UnderlayIPv4.String() + "," + a.IPv4.String(); sources != want {
+			t.Errorf("tshark decoded IPv4 sources %q (outer,inner), want %q", sources, want)
 		}
 	})
 
@@ -165,4 +168,26 @@ func TestTopology(t *testing.T) {
 		t.Cleanup(func() { _ = n1.Unprogram(context.Background()) })
 		mustPing(t, ctx, a, b.IPv4)
 	})
+}
+
+// TestJumboIPv4Only covers the IPv4-only layout and a 9000-byte underlay:
+// a full-size DF echo crosses the kernel VXLAN tunnel unfragmented.
+func TestJumboIPv4Only(t *testing.T) {
+	testenv.RequireRoot(t)
+	ctx := testContext(t)
+	topo := NewT(t, Config{Prefix: testenv.RunPrefix() + "j", PodsPerNode: 1, MTU: 9000, Mode: KernelVXLAN})
+	a, b := topo.Nodes[0].Pods[0], topo.Nodes[1].Pods[0]
+	if topo.Config.PodMTU != 8950 {
+		t.Fatalf("pod MTU %d, want 8950", topo.Config.PodMTU)
+	}
+	out := ipOutput(t, ctx, "-n", topo.Nodes[0].Namespace, "link")
+	if strings.Contains(out, VXLANDeviceV6) {
+		t.Errorf("IPv6 off but %s exists:\n%s", VXLANDeviceV6, out)
+	}
+	if err := Ping(ctx, a, b.IPv4, 2, topo.Config.PodMTU-28, true); err != nil {
+		t.Error(err)
+	}
+	if err := Ping(ctx, b, a.IPv4, 2, topo.Config.PodMTU-28, true); err != nil {
+		t.Error(err)
+	}
 }
