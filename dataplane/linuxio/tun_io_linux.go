@@ -88,7 +88,7 @@ func (t *TUN) ReadBatch(pkts []*dataplane.Packet) (int, error) {
 	err := t.rc.Read(t.readFn)
 	t.rxPkts = nil
 	if err != nil {
-		return 0, portError("tun read", err)
+		return 0, t.ioError("tun read", err)
 	}
 	if t.rxN == 0 && t.rxErrno != 0 {
 		return 0, os.NewSyscallError("read", t.rxErrno)
@@ -113,10 +113,20 @@ func (t *TUN) WriteBatch(pkts []*dataplane.Packet) (int, error) {
 	err := t.rc.Write(t.writeFn)
 	t.txPkts = nil
 	if err != nil {
-		return t.txN, portError("tun write", err)
+		return t.txN, t.ioError("tun write", err)
 	}
 	if t.txErrno != 0 {
 		return t.txN, os.NewSyscallError("write", t.txErrno)
 	}
 	return t.txN, nil
+}
+
+// ioError wraps a RawConn error. os.File's RawConn reports a closed file
+// with the poller's internal "use of closed file" error rather than
+// os.ErrClosed, so Close's own flag decides.
+func (t *TUN) ioError(op string, err error) error {
+	if t.closed.Load() {
+		return &closedError{op: op, err: os.ErrClosed}
+	}
+	return portError(op, err)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/podfwd/podfwd/dataplane"
@@ -27,6 +28,7 @@ type TUN struct {
 	offloads TUNOffloads
 	hdrLen   int
 	batch    int
+	closed   atomic.Bool
 
 	readFn  func(fd uintptr) bool
 	rxPkts  []*dataplane.Packet
@@ -119,4 +121,7 @@ func (t *TUN) Offloads() TUNOffloads { return t.offloads }
 
 // Close closes the fd, which removes the device; a blocked ReadBatch
 // returns an error matching both dataplane.ErrPortClosed and os.ErrClosed.
-func (t *TUN) Close() error { return t.file.Close() }
+func (t *TUN) Close() error {
+	t.closed.Store(true)
+	return t.file.Close()
+}

@@ -1,0 +1,41 @@
+package linuxio
+
+import "testing"
+
+// TestUDPSteadyStateAllocs asserts the hot path allocates nothing: a
+// WriteBatch of plain datagrams and a GSO train, and the ReadBatch calls
+// that drain them, after warm-up.
+func TestUDPSteadyStateAllocs(t *testing.T) {
+	ns := newTestNS(t, "alloc")
+	a := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{BatchSize: 8})
+	b := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{BatchSize: 8})
+	out := newPackets(8, 4000)
+	for i, p := range out {
+		fill(p, pattern(i, 64))
+	}
+	fill(out[7], pattern(7, 3*1000))
+	out[7].Segments, out[7].SegmentSize = 3, 1000
+	for _, p := range out {
+		p.Addr = b.LocalAddr()
+	}
+	in := newPackets(8, MaxGROSize)
+	roundTrip := func() {
+		if n, err := a.WriteBatch(out); n != len(out) || err != nil {
+			t.Fatalf("WriteBatch = %d, %v", n, err)
+		}
+		got := 0
+		for got < len(out) {
+			n, err := b.ReadBatch(in)
+			if err != nil {
+				t.Fatalf("ReadBatch: %v", err)
+			}
+			got += n
+		}
+	}
+	for range 10 {
+		roundTrip()
+	}
+	if allocs := testing.AllocsPerRun(200, roundTrip); allocs != 0 {
+		t.Errorf("%.1f allocations per write+read round trip, want 0", allocs)
+	}
+}
