@@ -17,7 +17,8 @@ import (
 // every link in them. It is idempotent and safe to call concurrently; later
 // calls return the first call's result. Commands' Wait stays the caller's:
 // Close does not reap, so a killed command the caller never waits for
-// remains a zombie until this process exits.
+// remains a zombie until this process exits. Close reads the tracked
+// commands' Process field, so it must not race with their Start.
 func (t *Topology) Close() error {
 	t.closeOnce.Do(func() { t.closeErr = t.close() })
 	return t.closeErr
@@ -53,7 +54,8 @@ func (t *Topology) close() error {
 // cancels the returned context, so a long-running program (demo, bench)
 // sees ctx.Done after the namespaces are gone and can return normally. Only
 // the first signal is caught; a second one acts as if never caught (the
-// process dies). stop stops watching and cancels ctx without closing.
+// process dies). stop, which the caller must call (defer it), stops
+// watching and cancels ctx without closing; so does the end of parent.
 func (t *Topology) CloseOnSignal(parent context.Context) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 1)
@@ -61,9 +63,10 @@ func (t *Topology) CloseOnSignal(parent context.Context) (ctx context.Context, s
 	done := make(chan struct{})
 	go func() {
 		defer cancel()
+		defer signal.Stop(sigs)
 		select {
 		case sig := <-sigs:
-			signal.Stop(sigs)
+			signal.Stop(sigs) // before closing: a second signal must kill
 			if err := t.Close(); err != nil {
 				fmt.Fprintf(os.Stderr, "topo: on %v: %v\n", sig, err)
 			}

@@ -20,10 +20,13 @@ const netnsDir = "/var/run/netns"
 // removed survive SIGKILL for longer than a bounded wait.
 var ErrLeftoverProcesses = errors.New("topo: processes survive in namespace")
 
-// Do runs fn on a locked OS thread switched into the node's namespace.
+// Do runs fn on a locked OS thread switched into the node's namespace and
+// switches back afterwards, even if fn panics. Goroutines fn starts run in
+// the caller's namespace, not the node's; sockets fn opens stay bound to
+// the node's namespace. fn's error is returned as is.
 func (n *Node) Do(fn func() error) error { return doIn(n.Namespace, fn) }
 
-// Do runs fn on a locked OS thread switched into the pod's namespace.
+// Do runs fn inside the pod's namespace, with Node.Do's contract.
 func (p *Pod) Do(fn func() error) error { return doIn(p.Namespace, fn) }
 
 // doIn runs fn inside namespace ns on a locked thread and switches the

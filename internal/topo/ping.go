@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"strings"
 )
@@ -36,6 +37,9 @@ func Ping(ctx context.Context, from *Pod, to netip.Addr, count, size int, df boo
 	deadline := 3 + count/5
 	args := []string{family, "-n", "-c", strconv.Itoa(count), "-i", "0.2",
 		"-w", strconv.Itoa(deadline), "-s", strconv.Itoa(size), "-M", pmtu, to.String()}
+	if _, err := exec.LookPath("ping"); err != nil {
+		return fmt.Errorf("topo: Ping needs iputils ping (Debian: iputils-ping): %w", err)
+	}
 	cmd := from.Command(ctx, "ping", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

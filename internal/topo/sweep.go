@@ -12,7 +12,8 @@ import (
 // namespace whose name is head followed by 4 hex digits (the low 16 bits of
 // the owner's PID, as the default prefix and testenv.RunPrefix write them)
 // and then anything, when no live process has a PID with those low bits.
-// Processes still inside such a namespace are killed first. A name whose
+// Processes still inside such a namespace are killed first. PIDs are those
+// this process sees in /proc: sweep from the PID namespace the runs used. A name whose
 // digits match a live process is kept, so a live run is never swept (at the
 // price of keeping a dead run's leftovers while its PID bits are reused).
 // Sweep returns the names it removed. Use "pf" to sweep default prefixes.

@@ -191,3 +191,20 @@ func TestJumboIPv4Only(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestThreeNodesNative checks that every node routes to every other one,
+// not only to a single peer.
+func TestThreeNodesNative(t *testing.T) {
+	testenv.RequireRoot(t)
+	ctx := testContext(t)
+	topo := NewT(t, Config{Prefix: testenv.RunPrefix() + "t", Nodes: 3, PodsPerNode: 1, Mode: KernelNative})
+	for _, from := range topo.Pods() {
+		for _, to := range topo.Pods() {
+			if from != to {
+				if err := Ping(ctx, from, to.IPv4, 1, 0, false); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+}
