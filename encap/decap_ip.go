@@ -13,7 +13,9 @@ type DecapConfig struct {
 }
 
 // Decapped describes a decapsulated packet: the inner IP packet is
-// pkt[InnerOff:InnerEnd], in the caller's buffer.
+// pkt[InnerOff:InnerEnd], in the caller's buffer. With a drop reason the
+// fields are partly filled (outer addresses, when parsed) and only good for
+// logging.
 type Decapped struct {
 	Kind           Kind
 	OuterSrc       netip.Addr
@@ -69,7 +71,8 @@ func DecapIP(pkt []byte, cfg *DecapConfig) (Decapped, DropReason) {
 	}
 	switch proto {
 	case ProtoUDP:
-		return decapUDP(pkt[:payloadEnd], payload, cfg, d)
+		r := decapUDP(pkt[:payloadEnd], payload, cfg, &d)
+		return d, r
 	case ProtoIPIP, ProtoIPv6:
 		if !cfg.AcceptIPIP {
 			return d, DropNotTunnel
@@ -90,14 +93,14 @@ func DecapIP(pkt []byte, cfg *DecapConfig) (Decapped, DropReason) {
 
 // decapUDP handles the UDP header at pkt[off:] (pkt already cut to the IP
 // packet's length) and the tunnel header after it.
-func decapUDP(pkt []byte, off int, cfg *DecapConfig, d Decapped) (Decapped, DropReason) {
+func decapUDP(pkt []byte, off int, cfg *DecapConfig, d *Decapped) DropReason {
 	if len(pkt)-off < UDPLen {
-		return d, DropTruncated
+		return DropTruncated
 	}
 	u := UDP(pkt[off:])
 	ul := int(u.Length())
 	if ul < UDPLen || ul > len(u) {
-		return d, DropBadLength
+		return DropBadLength
 	}
 	port := u.DstPort()
 	switch {
@@ -106,13 +109,13 @@ func decapUDP(pkt []byte, off int, cfg *DecapConfig, d Decapped) (Decapped, Drop
 	case port != 0 && port == cfg.GenevePort:
 		d.Kind = KindGeneve
 	default:
-		return d, DropNotTunnel
+		return DropNotTunnel
 	}
 	base := off + UDPLen
 	in, r := DecapUDPPayload(pkt[base:off+ul], d.Kind, cfg.ExpectVNI)
 	if r != DropNone {
-		return d, r
+		return r
 	}
 	d.VNI, d.InnerOff, d.InnerEtherType, d.InnerEnd = in.VNI, base+in.Off, in.EtherType, off+ul
-	return d, DropNone
+	return DropNone
 }

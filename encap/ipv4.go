@@ -116,7 +116,19 @@ func (b IPv4) HeaderChecksum() uint16 { return binary.BigEndian.Uint16(b[ipv4Che
 
 // ChecksumValid reports whether the header (options included) sums to
 // all-ones, i.e. the header checksum is right.
-func (b IPv4) ChecksumValid() bool { return Sum(b[:b.HeaderLen()], 0) == 0xffff }
+func (b IPv4) ChecksumValid() bool { return headerSum4(b[:b.HeaderLen()]) == 0xffff }
+
+// headerSum4 is Sum for an IPv4 header, with the common 20-byte case
+// unrolled: it runs on every packet encapsulated or decapsulated.
+func headerSum4(h []byte) uint32 {
+	if len(h) != IPv4MinLen {
+		return Sum(h, 0)
+	}
+	s := uint64(binary.BigEndian.Uint32(h[0:])) + uint64(binary.BigEndian.Uint32(h[4:])) +
+		uint64(binary.BigEndian.Uint32(h[8:])) + uint64(binary.BigEndian.Uint32(h[12:])) +
+		uint64(binary.BigEndian.Uint32(h[16:]))
+	return Fold64(s)
+}
 
 // Src returns the source address.
 func (b IPv4) Src() netip.Addr { return netip.AddrFrom4([4]byte(b[ipv4Src : ipv4Src+4])) }
@@ -155,5 +167,5 @@ func (b IPv4) Encode(f *IPv4Fields) {
 	b[ipv4Checksum], b[ipv4Checksum+1] = 0, 0
 	copy(b[ipv4Src:ipv4Src+4], f.Src[:])
 	copy(b[ipv4Dst:ipv4Dst+4], f.Dst[:])
-	binary.BigEndian.PutUint16(b[ipv4Checksum:], Checksum(b[:IPv4MinLen], 0))
+	binary.BigEndian.PutUint16(b[ipv4Checksum:], ^uint16(headerSum4(b[:IPv4MinLen])))
 }
