@@ -83,13 +83,16 @@ func copyOne(pkt []byte, hdr *VirtioNetHdr, outs [][]byte, headroom int, sizes [
 // holds the pseudo-header sum, and the ones'-complement sum from CsumStart to
 // the end of pkt is folded into it. Without NEEDS_CSUM it does nothing. A
 // result of zero is written as 0xffff (as the kernel does), which keeps UDP's
-// "no checksum" value unused. It allocates nothing.
+// "no checksum" value unused. A field outside pkt or at an odd offset is
+// ErrMalformed. It allocates nothing.
 func CompleteChecksum(pkt []byte, hdr *VirtioNetHdr) error {
 	if hdr.Flags&FlagNeedsCsum == 0 {
 		return nil
 	}
 	start, field := int(hdr.CsumStart), int(hdr.CsumStart)+int(hdr.CsumOffset)
-	if start >= len(pkt) || field+2 > len(pkt) {
+	// An odd offset would straddle the 16-bit words being summed; no
+	// Internet-checksummed protocol puts its checksum there.
+	if start >= len(pkt) || field+2 > len(pkt) || hdr.CsumOffset%2 != 0 {
 		return fmt.Errorf("checksum at %d+%d outside %d-byte packet: %w",
 			hdr.CsumStart, hdr.CsumOffset, len(pkt), ErrMalformed)
 	}
