@@ -89,6 +89,16 @@ func (n *testNS) do(tb testing.TB, fn func()) {
 	fn()
 }
 
+// goDo runs fn in a new goroutine whose thread is locked into the
+// namespace; the thread is never unlocked, so the runtime discards it when
+// fn returns rather than reuse it in the wrong namespace.
+func (n *testNS) goDo(fn func(err error)) {
+	go func() {
+		runtime.LockOSThread()
+		fn(netns.Set(n.handle))
+	}()
+}
+
 // newPacket returns a packet with the dataplane's headroom and room
 // bytes after it.
 func newPacket(room int) *dataplane.Packet {
