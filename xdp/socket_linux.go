@@ -25,10 +25,13 @@ var ErrQueueBusy = errors.New("xdp: queue already bound by another AF_XDP socket
 var ErrZeroCopyUnsupported = errors.New("xdp: zero-copy not supported on this interface")
 
 // Socket is one AF_XDP socket with its own UMEM, bound to one queue of one
-// interface. The receive side (Receive, Release, Refill) and the transmit
-// side (AllocFrame, FreeFrame, Transmit) share the free list, so a Socket is
-// used by one goroutine at a time; Stats, FD and Mode are safe anytime
-// before Close.
+// interface. It has a receiving side (Receive, Release, Refill, Wait) and a
+// transmitting side (AllocFrame, FreeFrame, Transmit, Complete): one
+// goroutine may run each side at the same time, without locks, as a
+// dataplane port's reader and writer do. A frame received on one side and
+// sent on the other must be handed over by the caller. Stats and the
+// accessors are safe anytime before Close; Close must not run concurrently
+// with anything else.
 type Socket struct {
 	fd        int
 	ifindex   int
@@ -44,9 +47,16 @@ type Socket struct {
 	rx   descRing
 	tx   descRing
 
-	// free holds the base addresses of frames nobody uses: not in a ring,
-	// not held by the caller. It never grows past numFrames.
-	free []uint64
+	// rxFree and txFree hold the base addresses of frames nobody uses,
+	// each owned by one side; recycle carries frames from the
+	// transmitting side to the receiving side. txKeep is how many frames
+	// the transmitting side keeps for AllocFrame before it passes the
+	// rest on; surplus is its scratch space for that.
+	rxFree  []uint64
+	txFree  []uint64
+	txKeep  int
+	recycle *recycleRing
+	surplus []uint64
 	// fillPosted and txPosted count frames the kernel holds through the
 	// fill and TX rings, so that FrameCounts can prove none was lost.
 	fillPosted int
@@ -123,9 +133,19 @@ func (s *Socket) setup(cfg SocketConfig) error {
 	if s.tx, err = mapDescRing(s.fd, unix.XDP_PGOFF_TX_RING, off.Tx, uint32(cfg.TxSize)); err != nil {
 		return err
 	}
-	s.free = make([]uint64, 0, cfg.NumFrames)
+	// The first FillSize frames go to the fill ring, the rest to the
+	// transmitting side.
+	s.rxFree = make([]uint64, 0, cfg.NumFrames)
+	s.txFree = make([]uint64, 0, cfg.NumFrames)
+	s.surplus = make([]uint64, 0, cfg.CompletionSize)
+	s.recycle = newRecycleRing(cfg.NumFrames)
+	s.txKeep = cfg.NumFrames - cfg.FillSize
 	for i := cfg.NumFrames - 1; i >= 0; i-- {
-		s.free = append(s.free, uint64(i)*s.frameSize)
+		if i < cfg.FillSize {
+			s.rxFree = append(s.rxFree, uint64(i)*s.frameSize)
+		} else {
+			s.txFree = append(s.txFree, uint64(i)*s.frameSize)
+		}
 	}
 	// The kernel drops whatever arrives while the fill ring is empty, so
 	// it is filled before the bind makes the socket live.
