@@ -2,20 +2,30 @@ package topo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 )
+
+// ErrNamespaceExists is returned by New when a namespace it would create
+// already exists (with an explicit prefix; see Config.Prefix).
+var ErrNamespaceExists = errors.New("topo: namespace exists")
 
 // build creates the namespaces, the underlay and the pods. Each namespace
 // is recorded as soon as it exists, so Close can undo a half-built topology.
-func (t *Topology) build(ctx context.Context) error {
+func (t *Topology) build(ctx context.Context, reclaim bool) error {
 	all := []string{t.Underlay}
 	for _, n := range t.Nodes {
 		all = append(all, n.Namespace)
 		for _, p := range n.Pods {
 			all = append(all, p.Namespace)
 		}
+	}
+	if err := t.clearLeftovers(all, reclaim); err != nil {
+		return err
 	}
 	for _, ns := range all {
 		if err := t.addNamespace(ctx, ns); err != nil {
@@ -40,6 +50,41 @@ func (t *Topology) build(ctx context.Context) error {
 	}
 	for _, p := range t.Pods() {
 		if err := batch(ctx, "ip", p.Namespace, p.buildLines()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clearLeftovers deals with namespaces that already bear our names. With a
+// default prefix they can only be a dead process's that had our PID (this
+// process never repeats a default prefix, and PIDs are unique while they
+// live), so every namespace under the prefix is removed. With an explicit
+// prefix another live run may own them: refuse.
+func (t *Topology) clearLeftovers(ours []string, reclaim bool) error {
+	existing, err := listNamespaces()
+	if err != nil {
+		return err
+	}
+	var clash []string
+	for _, name := range existing {
+		mine := slices.Contains(ours, name)
+		if mine || (reclaim && strings.HasPrefix(name, t.Config.Prefix+"-")) {
+			clash = append(clash, name)
+		}
+	}
+	if len(clash) == 0 {
+		return nil
+	}
+	if !reclaim {
+		return fmt.Errorf("%w: %v (left by a crashed run? topo.Sweep or `ip netns delete` removes them)",
+			ErrNamespaceExists, clash)
+	}
+	if err := killIn(clash); err != nil {
+		return err
+	}
+	for _, name := range clash {
+		if err := deleteNamespace(name); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,19 +16,22 @@ import (
 	"github.com/podfwd/podfwd/internal/testenv"
 )
 
-// namespacesWithPrefix lists existing namespaces whose name starts with p.
+// namespacesWithPrefix lists, sorted, the namespaces `ip netns list`
+// shows whose name starts with p (iproute2, not our own listing code).
 func namespacesWithPrefix(t *testing.T, p string) []string {
 	t.Helper()
-	names, err := listNamespaces()
+	out, err := exec.Command("ip", "netns", "list").CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ip netns list: %v\n%s", err, out)
 	}
 	var ours []string
-	for _, n := range names {
-		if strings.HasPrefix(n, p) {
-			ours = append(ours, n)
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(line, " ") // "name (id: N)"
+		if strings.HasPrefix(name, p) {
+			ours = append(ours, name)
 		}
 	}
+	slices.Sort(ours)
 	return ours
 }
 

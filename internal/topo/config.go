@@ -42,7 +42,10 @@ func (m Mode) String() string {
 type Config struct {
 	// Prefix starts every namespace name. Empty means "pf" + 4 hex digits
 	// of the PID (the testenv.RunPrefix form, which Sweep understands),
-	// with "t<n>" appended for the n-th (n ≥ 2) topology of this process.
+	// with "t<n>" appended for the n-th (n ≥ 2) topology of this process;
+	// namespaces found under a default prefix are a dead same-PID run's
+	// and are removed. With an explicit prefix, existing namespaces of the
+	// same names make New fail with ErrNamespaceExists.
 	Prefix string
 	// Nodes is the number of node namespaces, 1..250; 0 means 2.
 	Nodes int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -43,6 +44,7 @@ func (n *Node) Program(ctx context.Context, mode Mode, peers ...*Node) error {
 	if mode == Unprogrammed {
 		return n.Unprogram(ctx)
 	}
+	peers = slices.Clone(peers) // kept for Unprogram; the caller may reuse its slice
 	if len(peers) == 0 {
 		for _, m := range n.topo.Nodes {
 			if m != n {
@@ -51,8 +53,13 @@ func (n *Node) Program(ctx context.Context, mode Mode, peers ...*Node) error {
 		}
 	}
 	for _, m := range peers {
-		if m == nil || m == n || m.topo != n.topo {
-			return fmt.Errorf("%w: node %d cannot peer with %v", ErrPeer, n.Index, m)
+		switch {
+		case m == nil:
+			return fmt.Errorf("%w: node %d got a nil peer", ErrPeer, n.Index)
+		case m == n:
+			return fmt.Errorf("%w: node %d cannot peer with itself", ErrPeer, n.Index)
+		case m.topo != n.topo:
+			return fmt.Errorf("%w: node %d cannot peer with %s of another topology", ErrPeer, n.Index, m.Namespace)
 		}
 	}
 	if n.topo.isClosed() {

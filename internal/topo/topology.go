@@ -100,12 +100,13 @@ func (n *Node) Mode() Mode {
 // On error, everything it created is removed again. The caller must Close
 // the topology.
 func New(ctx context.Context, cfg Config) (*Topology, error) {
+	reclaim := cfg.Prefix == ""
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	t := layout(cfg)
-	if err := t.build(ctx); err != nil {
+	if err := t.build(ctx, reclaim); err != nil {
 		return nil, errors.Join(err, t.Close())
 	}
 	if cfg.Mode != Unprogrammed {
