@@ -12,9 +12,9 @@ import (
 )
 
 // captureVXLAN captures one VXLAN datagram on node n's underlay link while
-// traffic() runs, and returns the VNI and the IPv4 sources (outer, inner)
-// tshark decodes from it.
-func captureVXLAN(t *testing.T, ctx context.Context, n *Node, traffic func()) (vni, sources string) {
+// traffic() runs, and returns the tshark fields named (e.g. vxlan.vni;
+// ip.src lists outer then inner) decoded from it.
+func captureVXLAN(t *testing.T, ctx context.Context, n *Node, traffic func(), fields ...string) []string {
 	t.Helper()
 	port := strconv.Itoa(int(n.Topology().Config.VXLANPort))
 	file := filepath.Join(t.TempDir(), "vxlan.pcap")
@@ -64,14 +64,16 @@ func captureVXLAN(t *testing.T, ctx context.Context, n *Node, traffic func()) (v
 		t.Fatalf("tcpdump captured no UDP port %s datagram within 10s", port)
 	}
 	// Wireshark decodes VXLAN on 4789 only; tell it about our port.
-	out, err := exec.CommandContext(ctx, "tshark", "-r", file, "-d", "udp.port=="+port+",vxlan",
-		"-T", "fields", "-e", "vxlan.vni", "-e", "ip.src").CombinedOutput()
+	args := []string{"-r", file, "-d", "udp.port==" + port + ",vxlan", "-T", "fields"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.CommandContext(ctx, "tshark", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tshark: %v\n%s", err, out)
 	}
 	t.Logf("tshark: %s", out)
-	vni, sources, _ = strings.Cut(lastLine(string(out)), "\t")
-	return vni, sources
+	return strings.Split(lastLine(string(out)), "\t")
 }
 
 // lastLine drops tshark's warnings (e.g. about running as root).

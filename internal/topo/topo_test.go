@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,12 +152,15 @@ func TestTopology(t *testing.T) {
 		if err := Ping(ctx, a, b.IPv4, 1, topo.Config.PodMTU-27, true); !errors.Is(err, ErrPing) {
 			t.Errorf("oversize DF ping: got %v, want ErrPing", err)
 		}
-		vni, sources := captureVXLAN(t, ctx, n2, func() { mustPing(t, ctx, a, b.IPv4) })
-		if vni != "1" {
-			t.Errorf("tshark decoded VNI %q from node 2's eth0, want 1", vni)
+		got := captureVXLAN(t, ctx, n2, func() { mustPing(t, ctx, a, b.IPv4) }, "vxlan.vni", "ip.src")
+		want := []string{"1", n1.UnderlayIPv4.String() + "," + a.IPv4.String()} // outer, inner
+		if !slices.Equal(got, want) {
+			t.Errorf("tshark decoded %q from node 2's eth0, want %q (VNI, IPv4 sources)", got, want)
 		}
-		if want := n1.UnderlayIPv4.String() + "," + a.IPv4.String(); sources != want {
-			t.Errorf("tshark decoded IPv4 sources %q (outer,inner), want %q", sources, want)
+		got = captureVXLAN(t, ctx, n2, func() { mustPing(t, ctx, a, b.IPv6) }, "vxlan.vni", "ipv6.src")
+		want = []string{"1", n1.UnderlayIPv6.String() + "," + a.IPv6.String()}
+		if !slices.Equal(got, want) {
+			t.Errorf("tshark decoded %q from node 2's eth0, want %q (VNI, IPv6 sources)", got, want)
 		}
 	})
 
