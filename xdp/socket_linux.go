@@ -191,7 +191,7 @@ func (s *Socket) FD() int { return s.fd }
 // ZeroCopy reports whether the bind ended in zero-copy mode (false: copy).
 func (s *Socket) ZeroCopy() bool { return s.zeroCopy }
 
-// Ifindex and Queue name what the socket is bound to.
+// Ifindex returns the interface index the socket is bound to.
 func (s *Socket) Ifindex() int { return s.ifindex }
 
 // Queue returns the receive queue the socket is bound to.

@@ -63,8 +63,8 @@ func waitFramesSettle(t *testing.T, s *Socket, total int) {
 // swapUDP4 turns a received Ethernet/IPv4/UDP frame around in place: MACs,
 // addresses and ports swap, which leaves the IP checksum valid. The UDP
 // checksum is cleared ("none", allowed for IPv4): a frame that a veth peer
-// sent with checksum offload on reaches XDP with only the pseudo-header
-// sum in that field, which no receiver would accept.
+// sent with checksum offload on reaches XDP with an incomplete checksum in
+// that field, which no receiver would accept.
 func swapUDP4(f []byte) {
 	var tmp [6]byte
 	copy(tmp[:], f[0:6])
