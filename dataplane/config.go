@@ -44,8 +44,11 @@ type Config struct {
 type Peer struct {
 	Name     string
 	Underlay netip.Addr // the peer's underlay address (outer destination)
-	VTEPMAC  [6]byte    // the peer's VTEP MAC: inner Ethernet destination
-	PodCIDRs []netip.Prefix
+	// Underlay6 is the peer's IPv6 underlay address, optional: native
+	// routing sends IPv6 pod CIDRs via it when the tunnel underlay is IPv4.
+	Underlay6 netip.Addr
+	VTEPMAC   [6]byte // the peer's VTEP MAC: inner Ethernet destination
+	PodCIDRs  []netip.Prefix
 }
 
 // ErrInvalidConfig wraps every validation failure of a Config.

@@ -102,7 +102,11 @@ func (l *egressLoop) forward(batch []*Packet) {
 	}
 	l.flush()
 	if len(l.icmp) > 0 {
-		if _, err := e.opts.Pod.WriteBatch(l.icmp); err != nil {
+		local := e.opts.Local
+		if local == nil {
+			local = e.opts.Pod
+		}
+		if _, err := local.WriteBatch(l.icmp); err != nil {
 			e.Counters.Egress.Tx.Errors.Add(1)
 		}
 	}

@@ -31,10 +31,21 @@ type Options struct {
 	Underlay6    Port
 	UnderlayKind UnderlayKind
 
+	// Local, when set, carries the packets the engine originates toward
+	// the pod side (ICMP errors), so that the egress loop never writes to
+	// Pod while the ingress loop does. When nil those packets go to Pod,
+	// which must then accept WriteBatch from two goroutines at once.
+	Local Port
+
 	// BufSize is the size of each packet buffer including Headroom. It must
 	// hold the largest packet a port can return: 64 KiB + headroom when the
 	// TUN hands out GSO super-packets or the UDP socket coalesces with GRO.
 	BufSize int
+
+	// PodOffloads says the pod port carries virtio-net headers (a TUN with
+	// IFF_VNET_HDR): the engine then coalesces received TCP segments into
+	// super-packets (GRO) and marks verified checksums DATA_VALID.
+	PodOffloads bool
 
 	// UDPGSO sends each GSO super-packet's segments as one UDP GSO
 	// datagram train (the port must support Packet.Segments). When false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/podfwd/podfwd/dataplane/offload"
 	"github.com/podfwd/podfwd/encap"
 )
 
@@ -21,20 +22,45 @@ type ingressLoop struct {
 	views []Packet
 	out   []*Packet
 	tally batchTally
+
+	// write is the list handed to the pod port after checksum checks and
+	// coalescing; gro, groBufs and groViews exist when the pod port takes
+	// super-packets.
+	write    []*Packet
+	gro      *offload.Coalescer
+	inner    [][]byte
+	groBufs  [][]byte
+	groViews []Packet
 }
+
+// groBuffers is how many super-packets one delivery can build; when they
+// run out, further segments are written one by one.
+const groBuffers = 32
 
 func newIngressLoop(e *Engine, port Port) *ingressLoop {
 	n := port.BatchSize()
 	if n < 1 {
 		n = 1
 	}
-	return &ingressLoop{
+	l := &ingressLoop{
 		e:     e,
 		port:  port,
 		batch: newBatch(n, e.opts.BufSize),
 		views: make([]Packet, n*maxGROSegments),
 		out:   make([]*Packet, 0, n*maxGROSegments),
+		write: make([]*Packet, 0, n*maxGROSegments),
 	}
+	if e.opts.PodOffloads {
+		l.gro = offload.NewCoalescer(n * maxGROSegments)
+		l.inner = make([][]byte, 0, n*maxGROSegments)
+		slab := make([]byte, groBuffers*offload.MaxCoalescedLen)
+		l.groBufs = make([][]byte, groBuffers)
+		for i := range l.groBufs {
+			l.groBufs[i] = slab[i*offload.MaxCoalescedLen : (i+1)*offload.MaxCoalescedLen]
+		}
+		l.groViews = make([]Packet, groBuffers)
+	}
+	return l
 }
 
 func (l *ingressLoop) run(ctx context.Context) error {
@@ -79,21 +105,76 @@ func (l *ingressLoop) forward(batch []*Packet) {
 	l.tally.flush(&l.e.Counters.Ingress)
 }
 
+// deliver checks, coalesces and writes the decapsulated packets in l.out
+// to the pod port.
 func (l *ingressLoop) deliver() {
 	if len(l.out) == 0 {
 		return
 	}
-	n, err := l.e.opts.Pod.WriteBatch(l.out)
-	for _, p := range l.out[:n] {
-		l.tally.txPackets++
-		l.tally.txBytes += uint64(p.Len())
+	l.write = l.write[:0]
+	if l.gro != nil {
+		l.coalesce()
+	} else {
+		for _, p := range l.out {
+			l.checked(p)
+		}
 	}
-	if err != nil || n < len(l.out) {
-		l.e.Counters.Ingress.Tx.Errors.Add(1)
-		l.tally.drops[ReasonSendFailed] += uint32(len(l.out) - n)
-		l.tally.dropped = true
+	if len(l.write) > 0 {
+		n, err := l.e.opts.Pod.WriteBatch(l.write)
+		for _, p := range l.write[:n] {
+			l.tally.txPackets++
+			l.tally.txBytes += uint64(p.Len())
+		}
+		if err != nil || n < len(l.write) {
+			l.e.Counters.Ingress.Tx.Errors.Add(1)
+			l.tally.drops[ReasonSendFailed] += uint32(len(l.write) - n)
+			l.tally.dropped = true
+		}
 	}
 	l.out = l.out[:0]
+}
+
+// coalesce merges TCP segments of l.out into super-packets (the coalescer
+// verifies their checksums) and queues everything for writing; packets it
+// leaves alone get their own checksum check.
+func (l *ingressLoop) coalesce() {
+	l.inner = l.inner[:0]
+	for _, p := range l.out {
+		l.inner = append(l.inner, p.Bytes())
+	}
+	outs, err := l.gro.Coalesce(l.inner, l.groBufs)
+	if err != nil { // more packets than the coalescer was sized for: cannot happen, but never lose them
+		for _, p := range l.out {
+			l.checked(p)
+		}
+		return
+	}
+	for _, o := range outs {
+		if o.In >= 0 {
+			l.checked(l.out[o.In])
+			continue
+		}
+		v := &l.groViews[o.Out]
+		*v = Packet{Buf: l.groBufs[o.Out], Start: offload.VirtioNetHdrLen, End: o.Len}
+		_ = v.GSO.Decode(v.Buf)
+		l.tally.gsoSuper++
+		l.tally.gsoSegs += uint64(o.Segments)
+		l.write = append(l.write, v)
+	}
+}
+
+// checked queues p for writing unless its L4 checksum is wrong.
+func (l *ingressLoop) checked(p *Packet) {
+	switch checkInnerL4(p.Bytes()) {
+	case csumBad:
+		l.tally.drop(ReasonBadInnerChecksum)
+		return
+	case csumValid, csumPartial:
+		if l.e.opts.PodOffloads {
+			p.GSO.Flags = offload.FlagDataValid
+		}
+	}
+	l.write = append(l.write, p)
 }
 
 func (l *ingressLoop) drop(tr Tracer, traced bool, pkt []byte, r Reason) {

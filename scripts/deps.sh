@@ -9,6 +9,7 @@ command -v tcpdump >/dev/null  || need+=(tcpdump)
 command -v tshark >/dev/null   || need+=(tshark)
 command -v iperf3 >/dev/null   || need+=(iperf3)
 command -v ethtool >/dev/null  || need+=(ethtool)
+command -v ping >/dev/null     || need+=(iputils-ping)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

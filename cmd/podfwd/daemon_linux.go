@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/dataplane/linuxio"
+)
+
+// undoStack records how to reverse each host change, so a start that fails
+// halfway leaves the host as it found it.
+type undoStack []func()
+
+func (u *undoStack) push(f func()) { *u = append(*u, f) }
+
+func (u *undoStack) run() {
+	for i := len(*u) - 1; i >= 0; i-- {
+		(*u)[i]()
+	}
+	*u = nil
+}
+
+// runDaemon brings the node's dataplane up, forwards until ctx ends, and
+// removes everything it created on the way out.
+func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config) (err error) {
+	_, native, _ := control.EncapKind(file.Encap)
+	if native {
+		return runNative(ctx, log, file, cfg)
+	}
+	var undo undoStack
+	defer func() {
+		if err != nil {
+			undo.run()
+		}
+	}()
+
+	ports, err := openPorts(log, file, cfg)
+	if err != nil {
+		return err
+	}
+	undo.push(ports.close)
+
+	mtu := cfg.TunnelMTU()
+	if err := linuxio.SetLinkMTU(nil, ports.tunName, mtu); err != nil {
+		return fmt.Errorf("set MTU of %s: %w", ports.tunName, err)
+	}
+	if err := linuxio.SetLinkUp(nil, ports.tunName); err != nil {
+		return fmt.Errorf("set up %s: %w", ports.tunName, err)
+	}
+	engine, err := dataplane.New(dataplane.Options{
+		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
+		UnderlayKind: ports.kind, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
+	})
+	if err != nil {
+		return err
+	}
+	if err := engine.SetConfig(cfg); err != nil {
+		return err
+	}
+	routes := tunRoutes(cfg, ports.tunIndex)
+	undo.push(func() {
+		if err := control.RemoveOwnedRoutes(); err != nil {
+			log.Warn("removing routes", "err", err)
+		}
+	})
+	if err := control.ReconcileRoutes(routes); err != nil {
+		return fmt.Errorf("routes: %w", err)
+	}
+	log.Info("podfwd up",
+		"node", file.NodeName, "io", file.IO, "encap", cfg.Encap.String(), "vni", cfg.VNI,
+		"underlay", cfg.LocalUnderlay, "tun", ports.tunName, "tunMTU", mtu,
+		"offloads", ports.offloads, "peers", len(cfg.Peers), "routes", len(routes))
+
+	runErr := engine.Run(ctx) // closes the ports when ctx ends
+	if rerr := control.RemoveOwnedRoutes(); rerr != nil {
+		log.Warn("removing routes", "err", rerr)
+	}
+	logCounters(log, engine)
+	log.Info("podfwd down", "node", file.NodeName)
+	if runErr != nil && ctx.Err() == nil {
+		return runErr
+	}
+	return nil
+}
+
+// tunRoutes are the routes to every peer's pod CIDRs through the TUN.
+func tunRoutes(cfg *dataplane.Config, tunIndex int) []control.Route {
+	var routes []control.Route
+	for _, p := range cfg.Peers {
+		for _, cidr := range p.PodCIDRs {
+			routes = append(routes, control.Route{Dst: cidr, LinkIndex: tunIndex})
+		}
+	}
+	return routes
+}
+
+// runNative programs routes to each peer's pod CIDRs via the peer's
+// underlay address (host-gw); no packet passes through podfwd.
+func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config) error {
+	var routes []control.Route
+	for _, p := range cfg.Peers {
+		for _, cidr := range p.PodCIDRs {
+			gw := p.Underlay
+			if cidr.Addr().Is6() && gw.Is4() {
+				gw = p.Underlay6
+			}
+			if !gw.IsValid() || cidr.Addr().Is4() != gw.Is4() {
+				log.Warn("native routing needs an underlay address of the pod CIDR's family (peers[].underlay6); skipped", "peer", p.Name, "cidr", cidr)
+				continue
+			}
+			routes = append(routes, control.Route{Dst: cidr, Gateway: gw})
+		}
+	}
+	if err := control.ReconcileRoutes(routes); err != nil {
+		_ = control.RemoveOwnedRoutes()
+		return fmt.Errorf("routes: %w", err)
+	}
+	log.Info("podfwd up", "node", file.NodeName, "encap", "none", "routes", len(routes))
+	<-ctx.Done()
+	if err := control.RemoveOwnedRoutes(); err != nil {
+		return fmt.Errorf("removing routes: %w", err)
+	}
+	log.Info("podfwd down", "node", file.NodeName)
+	return nil
+}
+
+func logCounters(log *slog.Logger, e *dataplane.Engine) {
+	c := &e.Counters
+	attrs := []any{
+		"egressRx", c.Egress.Rx.Packets.Load(), "egressTx", c.Egress.Tx.Packets.Load(),
+		"ingressRx", c.Ingress.Rx.Packets.Load(), "ingressTx", c.Ingress.Tx.Packets.Load(),
+	}
+	for r := dataplane.Reason(1); int(r) < dataplane.NumReasons; r++ {
+		if n := c.Drops(r); n > 0 {
+			attrs = append(attrs, "drop."+r.String(), n)
+		}
+	}
+	log.Info("counters", attrs...)
+}
+
+// hostPorts are the ports of one io path and what is needed to undo them.
+type hostPorts struct {
+	pod         dataplane.Port
+	underlay    dataplane.Port
+	underlay6   dataplane.Port
+	local       dataplane.Port
+	kind        dataplane.UnderlayKind
+	udpGSO      bool
+	podOffloads bool
+	tunName     string
+	tunIndex    int
+	offloads    string
+	closers     []func() error
+}
+
+func (h *hostPorts) close() {
+	for _, c := range h.closers {
+		_ = c()
+	}
+}

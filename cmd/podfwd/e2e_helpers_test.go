@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podfwd/podfwd/internal/topo"
+)
+
+// podfwdBin is the daemon binary the end-to-end tests run, built once by
+// TestMain from this package's source.
+var podfwdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "podfwd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	podfwdBin = filepath.Join(dir, "podfwd")
+	build := exec.Command("go", "build", "-o", podfwdBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building podfwd for the e2e tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// daemon is a podfwd process running in a node namespace.
+type daemon struct {
+	node   *topo.Node
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	done   chan struct{}
+	err    error
+	config string
+}
+
+// startDaemon runs `podfwd run` with cfg in node's namespace and waits until
+// it reports "podfwd up". It is stopped with SIGTERM at cleanup.
+func startDaemon(t *testing.T, node *topo.Node, cfg string, args ...string) *daemon {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), node.Namespace+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{node: node, log: &syncBuffer{}, done: make(chan struct{}), config: cfg}
+	d.cmd = node.Command(context.Background(), podfwdBin, append([]string{"run", "--config", path}, args...)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() { d.stop(t) })
+	deadline := time.After(15 * time.Second)
+	for !strings.Contains(d.log.String(), "podfwd up") {
+		select {
+		case <-d.done:
+			t.Fatalf("podfwd on %s exited before coming up (%v):\n%s", node.Namespace, d.err, d.log)
+		case <-deadline:
+			t.Fatalf("podfwd on %s not up after 15s:\n%s", node.Namespace, d.log)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return d
+}
+
+// stop sends SIGTERM and waits for a clean exit; it returns the log.
+func (d *daemon) stop(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-d.done:
+		return d.log.String()
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("podfwd on %s exited with %v after SIGTERM:\n%s", d.node.Namespace, d.err, d.log)
+		}
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		t.Errorf("podfwd on %s ignored SIGTERM for 10s:\n%s", d.node.Namespace, d.log)
+	}
+	return d.log.String()
+}
+
+// nodeConfig writes the YAML config of node self in topology tp, with
+// every other node as a static peer.
+func nodeConfig(tp *topo.Topology, self *topo.Node, io, encap string, port int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "nodeName: %s\nio: %s\nencap: %s\nvni: 1\n", self.Namespace, io, encap)
+	if port != 0 {
+		fmt.Fprintf(&b, "port: %d\n", port)
+	}
+	fmt.Fprintf(&b, "vtepMAC: %q\n", self.VTEPMAC.String())
+	fmt.Fprintf(&b, "underlay:\n  interface: %s\n  address: %s\n", self.UnderlayLink, self.UnderlayIPv4)
+	fmt.Fprintf(&b, "podCIDRs: [%s]\n", cidrs(self))
+	b.WriteString("peers:\n")
+	for _, n := range tp.Nodes {
+		if n == self {
+			continue
+		}
+		fmt.Fprintf(&b, "  - name: %s\n    underlay: %s\n    vtepMAC: %q\n    podCIDRs: [%s]\n",
+			n.Namespace, n.UnderlayIPv4, n.VTEPMAC.String(), cidrs(n))
+		if n.UnderlayIPv6.IsValid() {
+			fmt.Fprintf(&b, "    underlay6: %s\n", n.UnderlayIPv6)
+		}
+	}
+	return b.String()
+}
+
+func cidrs(n *topo.Node) string {
+	s := n.PodCIDRv4.String()
+	if n.PodCIDRv6.IsValid() {
+		s += ", " + n.PodCIDRv6.String()
+	}
+	return s
+}
+
+// transfer sends size bytes of pseudo-random data over TCP from pod `from`
+// to a listener at dst inside pod `to`, and fails t unless the SHA-256 of
+// what arrived equals that of what was sent.
+func transfer(t *testing.T, from, to *topo.Pod, dst netip.Addr, size int64) {
+	t.Helper()
+	var ln net.Listener
+	if err := to.Do(func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(dst, 5001).String())
+		return err
+	}); err != nil {
+		t.Fatalf("listen in %s: %v", to.Namespace, err)
+	}
+	defer ln.Close()
+	type result struct {
+		sum [32]byte
+		n   int64
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(90 * time.Second))
+		h := sha256.New()
+		n, err := io.Copy(h, c)
+		var r result
+		copy(r.sum[:], h.Sum(nil))
+		r.n, r.err = n, err
+		got <- r
+	}()
+	var conn net.Conn
+	if err := from.Do(func() (err error) {
+		conn, err = net.DialTimeout("tcp", netip.AddrPortFrom(dst, 5001).String(), 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatalf("connect from %s to %s: %v", from.Namespace, dst, err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(90 * time.Second))
+	h := sha256.New()
+	src := io.LimitReader(rand.NewChaCha8([32]byte{1, 2, 3}), size)
+	start := time.Now()
+	sent, err := io.Copy(io.MultiWriter(conn, h), src)
+	conn.Close()
+	if err != nil {
+		t.Fatalf("sending: %v after %d bytes", err, sent)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("receiving: %v after %d bytes", r.err, r.n)
+	}
+	var want [32]byte
+	copy(want[:], h.Sum(nil))
+	if r.n != size || r.sum != want {
+		t.Fatalf("received %d bytes with SHA-256 %x; sent %d with %x", r.n, r.sum, size, want)
+	}
+	t.Logf("%d MiB %s -> %s intact in %v (%.2f Gbit/s)", size>>20, from.IPv4, dst,
+		time.Since(start).Round(time.Millisecond), float64(size*8)/time.Since(start).Seconds()/1e9)
+}
+
+// pingBothWays pings between the first pods of the first two nodes, both
+// directions, over IPv4 and (when the topology has it) IPv6.
+func pingBothWays(t *testing.T, tp *topo.Topology) {
+	t.Helper()
+	ctx := context.Background()
+	a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
+	for _, pair := range [][2]*topo.Pod{{a, b}, {b, a}} {
+		if err := topo.Ping(ctx, pair[0], pair[1].IPv4, 3, 56, false); err != nil {
+			t.Errorf("IPv4 ping %s -> %s: %v", pair[0].IPv4, pair[1].IPv4, err)
+		}
+		if pair[1].IPv6.IsValid() {
+			if err := topo.Ping(ctx, pair[0], pair[1].IPv6, 3, 56, false); err != nil {
+				t.Errorf("IPv6 ping %s -> %s: %v", pair[0].IPv6, pair[1].IPv6, err)
+			}
+		}
+	}
+}

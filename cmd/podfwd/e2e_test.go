@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podfwd/podfwd/encap"
+	"github.com/podfwd/podfwd/internal/testenv"
+	"github.com/podfwd/podfwd/internal/topo"
+	"golang.org/x/sys/unix"
+)
+
+type e2eCase struct {
+	io, encap string
+	port      int
+}
+
+func (c e2eCase) name() string { return c.io + "-" + c.encap }
+
+// The matrix of the dataplane issue: every io path with every encap it
+// carries, on 2 nodes x 2 pods, IPv4 and IPv6 pods over an IPv4 underlay.
+var e2eMatrix = []e2eCase{
+	{"tun", "vxlan", 8472},
+	{"tun", "geneve", 6081},
+	{"tun", "ipip", 0},
+	{"udp-process", "vxlan", 8472},
+	{"udp-process", "geneve", 6081},
+	{"tun", "none", 0},
+}
+
+func TestEndToEnd(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, c := range e2eMatrix {
+		t.Run(c.name(), func(t *testing.T) {
+			// Pods get the underlay's MTU so that a too-big packet reaches
+			// the node and must be answered there, not refused in the pod.
+			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "e", IPv6: true, PodMTU: 1500})
+			var ds []*daemon
+			for _, n := range tp.Nodes {
+				ds = append(ds, startDaemon(t, n, nodeConfig(tp, n, c.io, c.encap, c.port)))
+			}
+			pingBothWays(t, tp)
+			a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[1]
+			transfer(t, a, b, b.IPv4, 64<<20)
+			transfer(t, b, a, a.IPv6, 8<<20)
+			if c.encap == "none" {
+				return
+			}
+			checkTooBig(t, tp, c)
+			injectStrangers(t, tp, c)
+			log := ds[0].stop(t)
+			for _, want := range []string{"drop.unknown-peer=1", "drop.spoofed-source=1"} {
+				if !strings.Contains(log, want) {
+					t.Errorf("node 1's counters lack %s; log:\n%s", want, log)
+				}
+			}
+		})
+	}
+}
+
+// checkTooBig sends a DF ping larger than the tunnel MTU and expects the
+// "fragmentation needed" answer with the tunnel's MTU.
+func checkTooBig(t *testing.T, tp *topo.Topology, c e2eCase) {
+	t.Helper()
+	kind, _, _ := podfwdEncap(c.encap)
+	mtu := 1500 - encap.Overhead(kind, false, 0)
+	from, to := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := from.Command(ctx, "ping", "-c", "2", "-W", "1", "-M", "do", "-s", "1472", to.IPv4.String()).CombinedOutput()
+	if err == nil {
+		t.Fatalf("a 1500-byte DF ping crossed a tunnel with MTU %d:\n%s", mtu, out)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("mtu = %d", mtu)) && !strings.Contains(string(out), fmt.Sprintf("mtu=%d", mtu)) {
+		t.Errorf("DF ping: want fragmentation needed with mtu %d, got:\n%s", mtu, out)
+	}
+}
+
+func podfwdEncap(name string) (encap.Kind, bool, error) {
+	switch name {
+	case "vxlan":
+		return encap.KindVXLAN, false, nil
+	case "geneve":
+		return encap.KindGeneve, false, nil
+	case "ipip":
+		return encap.KindIPIP, false, nil
+	}
+	return 0, true, nil
+}
+
+// injectStrangers sends node 1 two forged tunnel packets from node 2's
+// namespace: one from an underlay address that is no peer, one from the
+// real peer carrying an inner source of a third node's pod CIDR. Both must
+// be dropped and counted, and neither delivered.
+func injectStrangers(t *testing.T, tp *topo.Topology, c e2eCase) {
+	t.Helper()
+	n1, n2 := tp.Nodes[0], tp.Nodes[1]
+	stranger := netip.MustParseAddr("10.99.0.200")
+	if out, err := n2.Command(context.Background(), "ip", "addr", "add", stranger.String()+"/24", "dev", n2.UnderlayLink).CombinedOutput(); err != nil {
+		t.Fatalf("adding a stranger address: %v: %s", err, out)
+	}
+	dstPod := n1.Pods[0].IPv4
+	send := func(src netip.Addr, innerSrc netip.Addr) {
+		inner := ipv4UDP(innerSrc, dstPod, []byte("forged"))
+		err := n2.Do(func() error {
+			if c.encap == "ipip" {
+				return sendRawIPIP(src, n1.UnderlayIPv4, inner)
+			}
+			kind, _, _ := podfwdEncap(c.encap)
+			params := encap.Params{Kind: kind, VNI: 1, InnerSrcMAC: [6]byte(n2.VTEPMAC), InnerDstMAC: [6]byte(n1.VTEPMAC)}
+			buf := make([]byte, 128+len(inner))
+			copy(buf[128:], inner)
+			start, r := encap.PrependTunnel(buf, 128, len(buf), &params)
+			if r != encap.DropNone {
+				return fmt.Errorf("building forged packet: %v", r)
+			}
+			conn, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)),
+				net.UDPAddrFromAddrPort(netip.AddrPortFrom(n1.UnderlayIPv4, uint16(c.port))))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = conn.Write(buf[start:])
+			return err
+		})
+		if err != nil {
+			t.Fatalf("sending forged packet: %v", err)
+		}
+	}
+	send(stranger, n2.Pods[0].IPv4)                           // unknown peer
+	send(n2.UnderlayIPv4, netip.MustParseAddr("10.244.77.5")) // spoofed inner source
+	time.Sleep(300 * time.Millisecond)                        // let node 1 count them before it is stopped
+}
+
+func sendRawIPIP(src, dst netip.Addr, inner []byte) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_IPIP)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src.As4()}); err != nil {
+		return err
+	}
+	return unix.Sendto(fd, inner, 0, &unix.SockaddrInet4{Addr: dst.As4()})
+}
+
+// ipv4UDP builds a minimal IPv4/UDP packet with a valid header checksum.
+func ipv4UDP(src, dst netip.Addr, payload []byte) []byte {
+	b := make([]byte, 28+len(payload))
+	b[0], b[8], b[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(b[2:], uint16(len(b)))
+	s4, d4 := src.As4(), dst.As4()
+	copy(b[12:], s4[:])
+	copy(b[16:], d4[:])
+	binary.BigEndian.PutUint16(b[10:], encap.Checksum(b[:20], 0))
+	binary.BigEndian.PutUint16(b[20:], 40000)
+	binary.BigEndian.PutUint16(b[22:], 9)
+	binary.BigEndian.PutUint16(b[24:], uint16(8+len(payload)))
+	copy(b[28:], payload)
+	return b
+}
+
+// TestKernelVXLANInterop runs podfwd (tun io, vxlan on flannel's port) on
+// node 1 against node 2 using the kernel's own VXLAN device, programmed as
+// flannel's vxlan backend does. Traffic must flow both ways.
+func TestKernelVXLANInterop(t *testing.T) {
+	testenv.RequireRoot(t)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "k", Mode: topo.KernelVXLAN})
+	n1 := tp.Nodes[0]
+	// Node 1 hands its side to podfwd: drop its kernel VXLAN device (and
+	// with it the routes through it).
+	if out, err := n1.Command(context.Background(), "ip", "link", "del", topo.VXLANDevice).CombinedOutput(); err != nil {
+		t.Fatalf("removing node 1's kernel VXLAN device: %v: %s", err, out)
+	}
+	startDaemon(t, n1, nodeConfig(tp, n1, "tun", "vxlan", topo.DefaultVXLANPort))
+	pingBothWays(t, tp)
+	a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
+	transfer(t, a, b, b.IPv4, 64<<20)
+	transfer(t, b, a, a.IPv4, 64<<20)
+}
+
+// TestTunnelsDecodeInTshark captures Geneve and IPIP packets that podfwd
+// puts on the underlay and has tshark, a decoder we did not write, read
+// the fields back.
+func TestTunnelsDecodeInTshark(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("tshark"); err != nil {
+		if testenv.InCI() {
+			t.Fatal("tshark is not installed (make test installs it)")
+		}
+		t.Skip("tshark not installed")
+	}
+	for _, c := range []struct {
+		encap, filter, fields string
+		want                  string
+	}{
+		{"geneve", "udp port 6081", "-e geneve.vni -e geneve.proto_type -e ip.src -e ip.dst", "0x000001\t0x6558\t%s,%s\t%s,%s"},
+		{"ipip", "ip proto 4", "-e ip.proto -e ip.src -e ip.dst", "4,1\t%s,%s\t%s,%s"},
+	} {
+		t.Run(c.encap, func(t *testing.T) {
+			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "s"})
+			for _, n := range tp.Nodes {
+				startDaemon(t, n, nodeConfig(tp, n, "tun", c.encap, map[string]int{"geneve": 6081}[c.encap]))
+			}
+			pcap := t.TempDir() + "/cap.pcap"
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			dump := tp.Nodes[1].Command(ctx, "tcpdump", "-i", topo.UnderlayLink, "-c", "1", "-U", "-w", pcap, c.filter)
+			dumpOut := &syncBuffer{}
+			dump.Stdout, dump.Stderr = dumpOut, dumpOut
+			if err := dump.Start(); err != nil {
+				t.Fatal(err)
+			}
+			dumped := make(chan error, 1)
+			go func() { dumped <- dump.Wait() }()
+			for !strings.Contains(dumpOut.String(), "listening on") {
+				time.Sleep(20 * time.Millisecond)
+			}
+			from, to := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
+			if err := topo.Ping(ctx, from, to.IPv4, 1, 56, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-dumped; err != nil {
+				t.Fatalf("tcpdump: %v: %s", err, dumpOut)
+			}
+			args := append([]string{"-r", pcap, "-T", "fields"}, strings.Fields(c.fields)...)
+			out, err := exec.Command("tshark", args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("tshark: %v: %s", err, out)
+			}
+			want := fmt.Sprintf(c.want, tp.Nodes[0].UnderlayIPv4, from.IPv4, tp.Nodes[1].UnderlayIPv4, to.IPv4)
+			if got := strings.TrimSpace(lastLine(string(out))); got != want {
+				t.Errorf("tshark read %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/dataplane/linuxio"
+	"github.com/podfwd/podfwd/encap"
+	"github.com/vishvananda/netlink"
+)
+
+// openPorts opens the pod-side TUN and the underlay socket(s) of the
+// configured io path. On error everything opened so far is closed.
+func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
+	h := &hostPorts{tunName: file.TUN.Name, kind: dataplane.UnderlayUDP}
+	defer func() {
+		if err != nil {
+			h.close()
+		}
+	}()
+	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
+
+	process := file.IO == control.IOUDPProcess
+	switch {
+	case process:
+		tun, err := linuxio.OpenProcessTUN(file.TUN.Name)
+		if err != nil {
+			return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
+		}
+		track(tun)
+		h.pod, h.offloads = tun, "none (udp-process baseline)"
+	default:
+		tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr)})
+		if err != nil {
+			return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
+		}
+		track(tun)
+		h.pod, h.offloads = tun, "tun="+tun.Offloads().String()
+		h.podOffloads = tun.Offloads().VnetHdr
+	}
+	link, err := netlink.LinkByName(file.TUN.Name)
+	if err != nil {
+		return nil, fmt.Errorf("find TUN %s: %w", file.TUN.Name, err)
+	}
+	h.tunIndex = link.Attrs().Index
+
+	local, err := openLocalPort()
+	if err != nil {
+		return nil, err
+	}
+	track(local)
+	h.local = local
+
+	if cfg.Encap == encap.KindIPIP {
+		if process {
+			return nil, fmt.Errorf("%w: io udp-process carries vxlan or geneve only (flannel's udp backend has no ipip)", control.ErrConfig)
+		}
+		h.kind = dataplane.UnderlayIP
+		p4, err := linuxio.ListenIPIP(cfg.LocalUnderlay, linuxio.ProtoIPIP)
+		if err != nil {
+			return nil, fmt.Errorf("raw IPIP socket: %w", err)
+		}
+		track(p4)
+		p6, err := linuxio.ListenIPIP(cfg.LocalUnderlay, linuxio.ProtoIPv6in4)
+		if err != nil {
+			return nil, fmt.Errorf("raw IPv6-in-IPv4 socket: %w", err)
+		}
+		track(p6)
+		h.underlay, h.underlay6 = p4, p6
+		return h, nil
+	}
+
+	port := cfg.Port
+	if port == 0 {
+		port = map[encap.Kind]uint16{encap.KindVXLAN: encap.DefaultVXLANPort, encap.KindGeneve: encap.DefaultGenevePort}[cfg.Encap]
+	}
+	laddr := netip.AddrPortFrom(cfg.LocalUnderlay, port)
+	if process {
+		u, err := linuxio.ListenProcessUDP(laddr)
+		if err != nil {
+			return nil, fmt.Errorf("UDP socket %s: %w", laddr, err)
+		}
+		track(u)
+		h.underlay = u
+		return h, nil
+	}
+	u, err := linuxio.ListenUDP(laddr, linuxio.UDPOptions{
+		DisableGSO: !control.On(file.Offloads.UDPGSO),
+		DisableGRO: !control.On(file.Offloads.UDPGRO),
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("UDP socket %s: %w", laddr, err)
+	}
+	track(u)
+	h.underlay = u
+	h.udpGSO = u.Offloads().GSO
+	h.offloads += " udp=" + u.Offloads().String()
+	return h, nil
+}

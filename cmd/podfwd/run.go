@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/podfwd/podfwd/control"
+)
+
+// runCommand parses `podfwd run` flags, loads and validates the config (a
+// bad config fails here, before anything on the host is touched) and runs
+// the daemon until SIGINT or SIGTERM.
+func runCommand(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "daemon config file (YAML)")
+	ioFlag := fs.String("io", "", "override the config's io: tun | udp-process")
+	encapFlag := fs.String("encap", "", "override the config's encap: vxlan | geneve | ipip | none")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if *cfgPath == "" {
+		return fmt.Errorf("%w: --config FILE is required", errUsage)
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	file, err := control.LoadFile(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *ioFlag != "" {
+		file.IO = *ioFlag
+	}
+	if *encapFlag != "" {
+		file.Encap = *encapFlag
+	}
+	cfg, err := file.DataplaneConfig(control.LookupInterface)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return runDaemon(ctx, log, file, cfg)
+}

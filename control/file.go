@@ -1,0 +1,137 @@
+// Package control turns sources of truth (a static file today, Kubernetes
+// Nodes later) into one immutable dataplane.Config, and programs the kernel
+// (TUN link, routes) to match it. The dataplane never calls back into it.
+package control
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// File is the daemon's configuration file (`podfwd run --config FILE`).
+type File struct {
+	NodeName string   `yaml:"nodeName"`
+	IO       string   `yaml:"io"`    // tun | udp-process | none
+	Encap    string   `yaml:"encap"` // vxlan | geneve | ipip | none
+	VNI      uint32   `yaml:"vni"`
+	Port     uint16   `yaml:"port"`
+	VTEPMAC  string   `yaml:"vtepMAC"`
+	PodCIDRs []string `yaml:"podCIDRs"`
+	Underlay Underlay `yaml:"underlay"`
+	TUN      TUN      `yaml:"tun"`
+	Offloads Offloads `yaml:"offloads"`
+	Peers    []Peer   `yaml:"peers"`
+}
+
+// Underlay names the node's underlay interface and address.
+type Underlay struct {
+	Interface string `yaml:"interface"`
+	Address   string `yaml:"address"`
+	MTU       int    `yaml:"mtu"` // 0: read from the interface
+}
+
+// TUN configures the pod-side TUN device.
+type TUN struct {
+	Name string `yaml:"name"` // default podfwd0
+}
+
+// Offloads switch each offload on or off; all default to on. Some kernels
+// and NICs break them, so each can be turned off alone.
+type Offloads struct {
+	TUNVnetHdr *bool `yaml:"tunVnetHdr"` // TSO/checksum offload on the TUN (GSO split, GRO coalesce)
+	UDPGSO     *bool `yaml:"udpGSO"`
+	UDPGRO     *bool `yaml:"udpGRO"`
+}
+
+// Peer is a statically configured remote node.
+type Peer struct {
+	Name     string `yaml:"name"`
+	Underlay string `yaml:"underlay"`
+	// Underlay6 is the peer's IPv6 underlay address, used for native
+	// routing of IPv6 pod CIDRs; optional.
+	Underlay6 string   `yaml:"underlay6"`
+	VTEPMAC   string   `yaml:"vtepMAC"`
+	PodCIDRs  []string `yaml:"podCIDRs"`
+}
+
+// ErrConfig wraps every configuration error; the message names the field.
+var ErrConfig = errors.New("config")
+
+func fieldErr(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+}
+
+// LoadFile reads and strictly decodes a config file: unknown fields are
+// errors, so a typo never silently falls back to a default.
+func LoadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return ParseFile(data)
+}
+
+// ParseFile decodes a config from YAML bytes and applies defaults.
+func ParseFile(data []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if f.IO == "" {
+		f.IO = "tun"
+	}
+	if f.Encap == "" {
+		f.Encap = "vxlan"
+	}
+	if f.TUN.Name == "" {
+		f.TUN.Name = "podfwd0"
+	}
+	if f.NodeName == "" {
+		f.NodeName = os.Getenv("NODE_NAME")
+	}
+	return &f, nil
+}
+
+// On reports whether an optional switch is on (nil means the default, on).
+func On(b *bool) bool { return b == nil || *b }
+
+func parsePrefixes(field string, in []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(in))
+	for i, s := range in {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%q is not a CIDR: %v", s, err)
+		}
+		if p != p.Masked() {
+			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%s has host bits set (did you mean %s?)", p, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parseMAC(field, s string) ([6]byte, error) {
+	var mac [6]byte
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return mac, fieldErr(field, "%q is not an Ethernet MAC address", s)
+	}
+	copy(mac[:], hw)
+	return mac, nil
+}
+
+// VTEPMACFor derives a stable, locally administered VTEP MAC from an
+// underlay address, so statically configured peers need not list MACs.
+func VTEPMACFor(a netip.Addr) [6]byte {
+	b := a.As16()
+	return [6]byte{0x0e, 0x70, b[12], b[13], b[14], b[15]}
+}

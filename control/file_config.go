@@ -1,0 +1,150 @@
+package control
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/encap"
+)
+
+// IO paths a daemon can run.
+const (
+	IOTUN        = "tun"
+	IOUDPProcess = "udp-process"
+)
+
+// Interface describes the underlay interface as the kernel reports it.
+type Interface struct {
+	Addrs []netip.Addr
+	MTU   int
+}
+
+// InterfaceLookup finds an interface by name (netlink in the daemon, a
+// fake in unit tests).
+type InterfaceLookup func(name string) (Interface, error)
+
+// EncapKind maps the config's encap name to the wire format; ok is false
+// for "none" (native routing) — err names unknown values.
+func EncapKind(name string) (kind encap.Kind, native bool, err error) {
+	switch name {
+	case "vxlan":
+		return encap.KindVXLAN, false, nil
+	case "geneve":
+		return encap.KindGeneve, false, nil
+	case "ipip":
+		return encap.KindIPIP, false, nil
+	case "none":
+		return 0, true, nil
+	}
+	return 0, false, fieldErr("encap", "%q is not one of vxlan, geneve, ipip, none", name)
+}
+
+// DataplaneConfig validates f and turns it into the dataplane's config,
+// resolving the underlay address and MTU through lookup when the file
+// names only an interface. Errors name the field.
+func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error) {
+	kind, native, err := EncapKind(f.Encap)
+	if err != nil {
+		return nil, err
+	}
+	switch f.IO {
+	case IOTUN, IOUDPProcess:
+	default:
+		return nil, fieldErr("io", "%q is not one of tun, udp-process", f.IO)
+	}
+	if f.NodeName == "" {
+		return nil, fieldErr("nodeName", "missing (set it or the NODE_NAME environment variable)")
+	}
+	if f.VNI > 1<<24-1 {
+		return nil, fieldErr("vni", "%d does not fit in 24 bits", f.VNI)
+	}
+	if len(f.TUN.Name) > 15 {
+		return nil, fieldErr("tun.name", "%q is longer than 15 bytes", f.TUN.Name)
+	}
+	cfg := &dataplane.Config{Generation: 1, Encap: kind, VNI: f.VNI, Port: f.Port, UnderlayMTU: f.Underlay.MTU}
+	if native {
+		cfg.Encap = encap.KindVXLAN // unused: native mode starts no engine
+	}
+	if f.VNI == 0 && (kind == encap.KindVXLAN || kind == encap.KindGeneve) && !native {
+		cfg.VNI = 1
+	}
+
+	if f.Underlay.Address != "" {
+		a, err := netip.ParseAddr(f.Underlay.Address)
+		if err != nil {
+			return nil, fieldErr("underlay.address", "%q is not an IP address", f.Underlay.Address)
+		}
+		cfg.LocalUnderlay = a
+	}
+	if f.Underlay.Interface != "" && (!cfg.LocalUnderlay.IsValid() || cfg.UnderlayMTU == 0) {
+		if lookup == nil {
+			return nil, fieldErr("underlay.interface", "cannot look up %q here", f.Underlay.Interface)
+		}
+		ifc, err := lookup(f.Underlay.Interface)
+		if err != nil {
+			return nil, fieldErr("underlay.interface", "%v", err)
+		}
+		if cfg.UnderlayMTU == 0 {
+			cfg.UnderlayMTU = ifc.MTU
+		}
+		if !cfg.LocalUnderlay.IsValid() {
+			for _, a := range ifc.Addrs {
+				if a.Is4() && !a.IsLinkLocalUnicast() {
+					cfg.LocalUnderlay = a
+					break
+				}
+			}
+			if !cfg.LocalUnderlay.IsValid() {
+				return nil, fieldErr("underlay.interface", "%s has no IPv4 address", f.Underlay.Interface)
+			}
+		}
+	}
+	if !cfg.LocalUnderlay.IsValid() {
+		return nil, fieldErr("underlay", "set address or interface")
+	}
+
+	cfg.LocalVTEPMAC = VTEPMACFor(cfg.LocalUnderlay)
+	if f.VTEPMAC != "" {
+		if cfg.LocalVTEPMAC, err = parseMAC("vtepMAC", f.VTEPMAC); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.LocalPodCIDRs, err = parsePrefixes("podCIDRs", f.PodCIDRs); err != nil {
+		return nil, err
+	}
+	if len(cfg.LocalPodCIDRs) == 0 {
+		return nil, fieldErr("podCIDRs", "at least one local pod CIDR is required")
+	}
+	for i, p := range f.Peers {
+		field := fmt.Sprintf("peers[%d]", i)
+		if p.Name == "" {
+			return nil, fieldErr(field+".name", "missing")
+		}
+		u, err := netip.ParseAddr(p.Underlay)
+		if err != nil {
+			return nil, fieldErr(field+".underlay", "%q is not an IP address", p.Underlay)
+		}
+		peer := dataplane.Peer{Name: p.Name, Underlay: u, VTEPMAC: VTEPMACFor(u)}
+		if p.Underlay6 != "" {
+			u6, err := netip.ParseAddr(p.Underlay6)
+			if err != nil || !u6.Is6() {
+				return nil, fieldErr(field+".underlay6", "%q is not an IPv6 address", p.Underlay6)
+			}
+			peer.Underlay6 = u6
+		}
+		if p.VTEPMAC != "" {
+			if peer.VTEPMAC, err = parseMAC(field+".vtepMAC", p.VTEPMAC); err != nil {
+				return nil, err
+			}
+		}
+		if peer.PodCIDRs, err = parsePrefixes(field+".podCIDRs", p.PodCIDRs); err != nil {
+			return nil, err
+		}
+		cfg.Peers = append(cfg.Peers, peer)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
