@@ -1,0 +1,177 @@
+package lpm
+
+import (
+	"math/bits"
+	"net/netip"
+	"unsafe"
+)
+
+// apply runs a validated batch: it changes the writer's routes, rebuilds the
+// dirty root slots into a copy of the root and publishes that copy. If a
+// rebuild fails, the changes are undone and the published snapshot stays.
+func (f *fib) apply(b *Batch) error {
+	if err := b.validate(f.fam.is4); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	type undo struct {
+		p       netip.Prefix
+		value   uint32
+		existed bool
+	}
+	undos := make([]undo, 0, len(b.ops))
+	for _, o := range b.ops {
+		old, existed := f.change(o.prefix, o.value, o.delete)
+		undos = append(undos, undo{o.prefix, old, existed})
+	}
+	err := f.publish()
+	if err == nil {
+		return nil
+	}
+	for i := len(undos) - 1; i >= 0; i-- {
+		u := undos[i]
+		f.change(u.p, u.value, !u.existed)
+	}
+	return err
+}
+
+// slotBuild is a rebuilt root slot waiting to be published: a node, or nil
+// when the slot has no long routes and shares the leaf block for def.
+type slotBuild struct {
+	slot uint16
+	def  uint64
+	n    *node
+}
+
+// publish rebuilds every dirty slot and swaps in the new snapshot. On error
+// nothing is published and the dirty marks stay for the next attempt.
+func (f *fib) publish() error {
+	if !f.dirtyAny {
+		return nil
+	}
+	dirtyCount := 0
+	for _, word := range f.dirty {
+		dirtyCount += bits.OnesCount64(word)
+	}
+	best := f.shortBest
+	if dirtyCount > 2048 {
+		// A short route touched many slots: paint all defaults at once
+		// instead of probing 17 lengths per slot.
+		painted := f.paintShort()
+		best = func(s uint16) uint64 { return painted[s] }
+	}
+	var built []slotBuild
+	for wi, word := range f.dirty {
+		for word != 0 {
+			slot := uint16(wi*64 + bits.TrailingZeros64(word))
+			word &= word - 1
+			sb := slotBuild{slot: slot, def: best(slot)}
+			if w := f.slots[slot]; w != nil {
+				n, err := f.build(w, 0, sb.def)
+				if err != nil {
+					return err
+				}
+				sb.n = n
+			}
+			built = append(built, sb)
+		}
+	}
+	s := new(snapshot)
+	s.root = f.cur.Load().root
+	for _, sb := range built {
+		if prevBytes, ok := f.slotMem[sb.slot]; ok {
+			f.treeMem -= prevBytes
+		}
+		var entry unsafe.Pointer
+		if sb.n == nil {
+			entry = f.acquireLeaf(sb.def)
+			delete(f.slotMem, sb.slot)
+		} else {
+			entry = f.entryOf(sb.n)
+			f.slotMem[sb.slot] = sb.n.bytes
+			f.treeMem += sb.n.bytes
+		}
+		// Acquire before release, so a slot keeping its leaf never frees it.
+		if ref := f.leafOf[s.root[sb.slot]]; ref != nil {
+			f.releaseLeaf(ref)
+		}
+		s.root[sb.slot] = entry
+	}
+	f.dirty = [len(f.dirty)]uint64{}
+	f.dirtyAny = false
+	s.count = f.count
+	s.bytes = f.memory()
+	f.cur.Store(s)
+	return nil
+}
+
+// shortBest is the longest route of length <= 16 covering root slot s, as a
+// leaf entry (0 when none).
+func (f *fib) shortBest(s uint16) uint64 {
+	for plen := rootBits; plen >= 0; plen-- {
+		top := uint32(s) &^ (1<<(rootBits-plen) - 1)
+		if v, ok := f.short[shortKey(top, uint8(plen))]; ok {
+			return matchEntry(v, uint8(plen))
+		}
+	}
+	return 0
+}
+
+// paintShort returns shortBest for every slot, painting routes from the
+// shortest to the longest so longer ones overwrite.
+func (f *fib) paintShort() []uint64 {
+	var byLen [rootBits + 1][]uint32
+	for k := range f.short {
+		byLen[k&31] = append(byLen[k&31], k)
+	}
+	painted := make([]uint64, 1<<rootBits)
+	for plen, ks := range byLen {
+		for _, k := range ks {
+			top := k >> 5
+			e := matchEntry(f.short[k], uint8(plen))
+			last := top | (1<<(rootBits-plen) - 1)
+			for s := top; s <= last; s++ {
+				painted[s] = e
+			}
+		}
+	}
+	return painted
+}
+
+// entryOf is what a root slot holds for n: the block itself for IPv4 (one
+// load less per lookup), the node for IPv6 (whose kids the lookup needs).
+func (f *fib) entryOf(n *node) unsafe.Pointer {
+	if f.fam.is4 {
+		return unsafe.Pointer(unsafe.SliceData(n.blk))
+	}
+	return unsafe.Pointer(n)
+}
+
+// acquireLeaf returns the shared single-interval entry answering def.
+func (f *fib) acquireLeaf(def uint64) unsafe.Pointer {
+	ref := f.leaves[def]
+	if ref == nil {
+		blk := encodeBlock([]uint32{0}, []uint64{def}, 0)
+		n := &node{blk: blk, bytes: blockBytes(blk)}
+		if !f.fam.is4 {
+			n.bytes += nodeOverhead
+		}
+		ref = &leafRef{entry: f.entryOf(n), def: def, bytes: n.bytes}
+		f.leaves[def] = ref
+		f.leafOf[ref.entry] = ref
+		f.leafMem += ref.bytes
+	}
+	ref.refs++
+	return ref.entry
+}
+
+func (f *fib) releaseLeaf(ref *leafRef) {
+	ref.refs--
+	if ref.refs > 0 {
+		return
+	}
+	delete(f.leaves, ref.def)
+	delete(f.leafOf, ref.entry)
+	f.leafMem -= ref.bytes
+}

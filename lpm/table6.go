@@ -1,0 +1,91 @@
+package lpm
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Table6 maps IPv6 prefixes to 32-bit values, with the same concurrency
+// contract as Table4. The zero value is not usable: use NewTable6.
+type Table6 struct{ f *fib }
+
+// NewTable6 returns an empty IPv6 table (about 0.5 MiB: the 65536-slot root).
+func NewTable6() *Table6 { return &Table6{f: newFib(family6)} }
+
+// Lookup returns the value and prefix length of the longest prefix containing
+// the address in network byte order, and whether any matched. addr is only
+// read during the call. It takes no lock and allocates nothing.
+func (t *Table6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
+	return t.Lookup2(binary.BigEndian.Uint64(addr[:8]), binary.BigEndian.Uint64(addr[8:]))
+}
+
+// Lookup2 is Lookup for an address given as its big-endian halves.
+func (t *Table6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
+	return View6{t.f.cur.Load()}.Lookup2(hi, lo)
+}
+
+// View6 is one published version of a Table6; see View4.
+type View6 struct{ s *snapshot }
+
+// View returns the currently published version.
+func (t *Table6) View() View6 { return View6{t.f.cur.Load()} }
+
+// Lookup is Table6.Lookup on this version.
+func (v View6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
+	return v.Lookup2(binary.BigEndian.Uint64(addr[:8]), binary.BigEndian.Uint64(addr[8:]))
+}
+
+// Lookup2 is Table6.Lookup2 on this version.
+func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
+	n := (*node)(v.s.root[hi>>48])
+	e := searchBlock(blockOf(n), uint32(hi>>16), 24)
+	if e&3 == entKidBit {
+		n = n.kids[e>>2]
+		e = searchBlock(blockOf(n), uint32(hi<<16|lo>>48), 24)
+		if e&3 == entKidBit {
+			n = n.kids[e>>2]
+			e = searchBlock(blockOf(n), uint32(lo>>16), 24)
+			if e&3 == entKidBit {
+				n = n.kids[e>>2]
+				e = searchBlock(blockOf(n), uint32(lo&0xffff), 8)
+			}
+		}
+	}
+	return decodeEntry(e)
+}
+
+// LookupAddr is Lookup for a netip.Addr; an IPv4 address never matches (an
+// IPv4-mapped IPv6 address is looked up as IPv6).
+func (t *Table6) LookupAddr(a netip.Addr) (value uint32, prefixLen uint8, ok bool) {
+	if !a.Is6() {
+		return 0, 0, false
+	}
+	b := a.As16()
+	return t.Lookup(&b)
+}
+
+// Apply applies every operation of b and publishes the result atomically.
+// It returns an error wrapping ErrWrongFamily or ErrInvalidPrefix, applying
+// nothing, when b holds a prefix that is not a valid IPv6 prefix, and
+// ErrTooDense (nothing applied) when one window would exceed a block's size.
+func (t *Table6) Apply(b *Batch) error { return t.f.apply(b) }
+
+// Insert maps p (masked) to v, as a batch of one.
+func (t *Table6) Insert(p netip.Prefix, v uint32) error { return t.f.one(p, v, false) }
+
+// Delete removes p (masked), as a batch of one; an absent p is not an error.
+func (t *Table6) Delete(p netip.Prefix) error { return t.f.one(p, 0, true) }
+
+// Len returns the number of prefixes in the published table.
+func (t *Table6) Len() int { return t.f.cur.Load().count }
+
+// MemoryBytes returns the bytes of the published lookup structure; see
+// Table4.MemoryBytes.
+func (t *Table6) MemoryBytes() int { return t.f.cur.Load().bytes }
+
+// IndexBytes estimates the writer-side route index kept to rebuild blocks.
+func (t *Table6) IndexBytes() int { return t.f.indexBytes() }
+
+// All yields every route in address order, from a copy taken under the
+// writer lock (yield may call into the table).
+func (t *Table6) All(yield func(netip.Prefix, uint32) bool) { t.f.all(yield) }
