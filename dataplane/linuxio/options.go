@@ -7,6 +7,11 @@ import "log/slog"
 // in one buffer, and a smaller buffer would truncate them.
 const MaxGROSize = 65535
 
+// MaxTUNPacketSize is the room after Start every packet handed to a TUN's
+// ReadBatch needs when offloads are on: a TSO/USO super-packet is an IP
+// packet of up to 64 KiB.
+const MaxTUNPacketSize = 65535
+
 // DefaultBatchSize is the number of messages per recvmmsg/sendmmsg call
 // when the options leave it zero.
 const DefaultBatchSize = 64

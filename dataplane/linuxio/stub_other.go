@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/vishvananda/netlink"
 )
 
 // Off Linux every constructor fails with ErrUnsupported; the types exist so
@@ -40,6 +41,12 @@ func OpenProcessTUN(string) (*ProcessTUN, error) { return nil, ErrUnsupported }
 
 // ListenProcessUDP returns ErrUnsupported.
 func ListenProcessUDP(netip.AddrPort) (*ProcessUDP, error) { return nil, ErrUnsupported }
+
+// SetLinkMTU returns ErrUnsupported.
+func SetLinkMTU(*netlink.Handle, string, int) error { return ErrUnsupported }
+
+// SetLinkUp returns ErrUnsupported.
+func SetLinkUp(*netlink.Handle, string) error { return ErrUnsupported }
 
 type unsupportedPort struct{}
 

@@ -77,8 +77,9 @@ func (t *TUN) ReadBatch(pkts []*dataplane.Packet) (int, error) {
 		if p.Start < t.hdrLen {
 			return 0, fmt.Errorf("tun %s: packet %d: %w", t.name, i, ErrNoHeadroom)
 		}
-		if p.Start >= len(p.Buf) {
-			return 0, fmt.Errorf("tun %s: packet %d: %w", t.name, i, ErrShortBuffer)
+		if room := len(p.Buf) - p.Start; room < t.minRoom {
+			return 0, fmt.Errorf("tun %s: packet %d has %d bytes after Start, needs %d: %w",
+				t.name, i, room, t.minRoom, ErrShortBuffer)
 		}
 		if t.hdrLen == 0 {
 			p.GSO = offload.VirtioNetHdr{}

@@ -19,14 +19,17 @@ import (
 // The device is not persistent: it disappears when Close closes the fd.
 // With offloads, each packet needs offload.VirtioNetHdrLen bytes of
 // headroom in front of Start, where ReadBatch receives the header (decoded
-// into GSO) and WriteBatch encodes it from GSO; room after Start must hold
-// the largest packet: 65535 bytes with TSO/USO, the MTU without.
+// into GSO) and WriteBatch encodes it from GSO, and MaxTUNPacketSize bytes
+// after Start for a super-packet (ReadBatch fails with ErrShortBuffer
+// otherwise). Without offloads the room after Start must hold the MTU; a
+// longer packet is cut short by the kernel.
 type TUN struct {
 	name     string
 	file     *os.File
 	rc       syscall.RawConn
 	offloads TUNOffloads
 	hdrLen   int
+	minRoom  int // bytes ReadBatch needs after Start
 	batch    int
 	closed   atomic.Bool
 
@@ -79,7 +82,7 @@ func setupTUN(fd int, name string, opts TUNOptions) (*TUN, error) {
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		return nil, fmt.Errorf("linuxio: TUNSETIFF %q: %w", name, err)
 	}
-	t := &TUN{name: ifr.Name(), batch: opts.BatchSize}
+	t := &TUN{name: ifr.Name(), batch: opts.BatchSize, minRoom: 1}
 	if t.batch <= 0 {
 		t.batch = DefaultBatchSize
 	}
@@ -90,6 +93,7 @@ func setupTUN(fd int, name string, opts TUNOptions) (*TUN, error) {
 		return nil, fmt.Errorf("linuxio: TUNSETVNETHDRSZ on %s: %w", t.name, err)
 	}
 	t.hdrLen = offload.VirtioNetHdrLen
+	t.minRoom = MaxTUNPacketSize
 	t.offloads.VnetHdr = true
 	base := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
 	if !opts.DisableUSO {

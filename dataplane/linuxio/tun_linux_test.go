@@ -221,7 +221,7 @@ func TestTUNCloseUnblocksReader(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := tun.ReadBatch(newPackets(4, 2048))
+		_, err := tun.ReadBatch(newPackets(4, MaxTUNPacketSize))
 		errc <- err
 	}()
 	time.Sleep(50 * time.Millisecond) // let the reader park; the result does not depend on it
@@ -253,5 +253,8 @@ func TestTUNHeadroomChecked(t *testing.T) {
 	}
 	if _, err := tun.ReadBatch([]*dataplane.Packet{p}); !errors.Is(err, ErrNoHeadroom) {
 		t.Errorf("ReadBatch with 4 bytes of headroom: %v, want ErrNoHeadroom", err)
+	}
+	if _, err := tun.ReadBatch(newPackets(1, 1500)); !errors.Is(err, ErrShortBuffer) {
+		t.Errorf("ReadBatch with 1500 bytes of room and TSO on: %v, want ErrShortBuffer", err)
 	}
 }
