@@ -41,6 +41,10 @@ func TestZeroAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(500, decap); n != 0 {
 				t.Errorf("DecapIP allocates %v per packet", n)
 			}
+			var d Decapped
+			if n := testing.AllocsPerRun(500, func() { DecapIPTo(&d, pkt, cfg) }); n != 0 {
+				t.Errorf("DecapIPTo allocates %v per packet", n)
+			}
 			if p.Kind != KindIPIP {
 				ipLen := IPv4MinLen
 				if c.outerV6 {

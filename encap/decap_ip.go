@@ -37,45 +37,52 @@ type Decapped struct {
 // that for sockets; see the package report). Safe for concurrent use.
 func DecapIP(pkt []byte, cfg *DecapConfig) (Decapped, DropReason) {
 	var d Decapped
+	r := DecapIPTo(&d, pkt, cfg)
+	return d, r
+}
+
+// DecapIPTo is DecapIP writing its result into *d (overwritten entirely),
+// which spares the hot path copying the result struct.
+func DecapIPTo(d *Decapped, pkt []byte, cfg *DecapConfig) DropReason {
+	*d = Decapped{}
 	var proto uint8
 	var payload, payloadEnd int
 	if len(pkt) == 0 {
-		return d, DropTruncated
+		return DropTruncated
 	}
 	switch pkt[0] >> 4 {
 	case 4:
 		ip := IPv4(pkt)
 		if r := ip.Check(); r != DropNone {
-			return d, r
+			return r
 		}
 		if !ip.ChecksumValid() {
-			return d, DropBadIPChecksum
+			return DropBadIPChecksum
 		}
 		if ip.IsFragment() {
-			return d, DropOuterFragment
+			return DropOuterFragment
 		}
 		proto, payload, payloadEnd = ip.Protocol(), ip.HeaderLen(), int(ip.TotalLen())
 		d.OuterSrc, d.OuterDst = ip.Src(), ip.Dst()
 	case 6:
 		ip := IPv6(pkt)
 		if r := ip.Check(); r != DropNone {
-			return d, r
+			return r
 		}
 		proto, payload, payloadEnd = ip.NextHeader(), IPv6Len, IPv6Len+int(ip.PayloadLen())
 		if proto == ipv6ExtFragment {
-			return d, DropOuterFragment
+			return DropOuterFragment
 		}
 		d.OuterSrc, d.OuterDst = ip.Src(), ip.Dst()
 	default:
-		return d, DropBadVersion
+		return DropBadVersion
 	}
 	switch proto {
 	case ProtoUDP:
-		r := decapUDP(pkt[:payloadEnd], payload, cfg, &d)
-		return d, r
+		return decapUDP(pkt[:payloadEnd], payload, cfg, d)
 	case ProtoIPIP, ProtoIPv6:
 		if !cfg.AcceptIPIP {
-			return d, DropNotTunnel
+			return DropNotTunnel
 		}
 		et := uint16(EtherTypeIPv4)
 		if proto == ProtoIPv6 {
@@ -83,12 +90,12 @@ func DecapIP(pkt []byte, cfg *DecapConfig) (Decapped, DropReason) {
 		}
 		in, r := innerAt(pkt[:payloadEnd], payload, et, 0)
 		if r != DropNone {
-			return d, r
+			return r
 		}
 		d.Kind, d.InnerOff, d.InnerEtherType, d.InnerEnd = KindIPIP, in.Off, in.EtherType, payloadEnd
-		return d, DropNone
+		return DropNone
 	}
-	return d, DropNotTunnel
+	return DropNotTunnel
 }
 
 // decapUDP handles the UDP header at pkt[off:] (pkt already cut to the IP

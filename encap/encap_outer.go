@@ -1,14 +1,16 @@
 package encap
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
 )
 
 // Outer is the outer IP addressing of one tunnel (our underlay address and
 // the peer's), both IPv4 or both IPv6. It also carries the IPv4
-// Identification counter, so keep one Outer per peer for its lifetime and
-// pass it by pointer; it is safe for concurrent use.
+// Identification counter used for packets sent without DF, so keep one
+// Outer per peer for its lifetime and pass it by pointer; it is safe for
+// concurrent use.
 type Outer struct {
 	Src, Dst netip.Addr
 	ipID     atomic.Uint32 // next IPv4 Identification; lock-free per peer
@@ -85,12 +87,18 @@ func PrependOuter(buf []byte, start, end int, p *Params, o *Outer, inner []byte,
 			s -= UDPLen
 			UDP(buf[s:start]).Encode(SourcePort(flowHash, p.SrcPortMin, p.SrcPortMax), p.dstPort(), uint16(end-s))
 		}
-		s -= IPv4MinLen
-		f := IPv4Fields{
-			TOS: tos, TotalLen: uint16(end - s), ID: uint16(o.ipID.Add(1)), DF: df,
-			TTL: p.ttl(), Protocol: proto, Src: o.Src.As4(), Dst: o.Dst.As4(),
+		// Identification only matters for reassembly. A DF packet is never
+		// fragmented and RFC 6864 4.1 lets its ID be any value, so it gets
+		// one from the flow hash; only a fragmentable packet pays for the
+		// atomic per-peer counter that keeps IDs of its fragments apart.
+		id := uint16(flowHash)
+		if !df {
+			id = uint16(o.ipID.Add(1))
 		}
-		IPv4(buf[s:start]).Encode(&f)
+		s -= IPv4MinLen
+		src, dst := o.Src.As4(), o.Dst.As4()
+		encodeIPv4(buf[s:start], tos, uint16(end-s), id, df, p.ttl(), proto,
+			binary.BigEndian.Uint32(src[:]), binary.BigEndian.Uint32(dst[:]))
 		return s, DropNone
 	case o.Src.Is6() && o.Dst.Is6() && !o.Src.Is4In6() && !o.Dst.Is4In6():
 		need := IPv6Len

@@ -8,9 +8,11 @@ import (
 // Golden packets were produced by an independent field-by-field builder
 // written from the RFCs (Python struct packing with its own RFC 1071
 // checksum; source in testdata/golden.py) and the headers checked by hand:
-// e.g. vxlan4 = 45 b9 0052 0001 4000 40 11 b5dd c0000201 c0000202 | UDP
+// e.g. vxlan4 = 45 b9 0052 5678 4000 40 11 5f66 c0000201 c0000202 | UDP
 // 87d7 (hash 0x12345678 -> port 34775) 2118 (8472) 003e 0000 | VXLAN
-// 08000000 00000100 (VNI 1) | Ethernet 02..02 02..01 0800 | inner.
+// 08000000 00000100 (VNI 1) | Ethernet 02..02 02..01 0800 | inner. The
+// IPv4 ID is the hash's low 16 bits when DF is set, else the per-peer
+// counter (first value 1).
 const (
 	goldenInner4 = "45b9002000004000401121280af401020af4020304d2162e000c425f68692121"
 	goldenInner6 = "62a00000000c114020010db8000a0000000000000000000120010db8000b0000000000000000000204d2162e000cffc168692121"
@@ -37,7 +39,7 @@ func TestGoldenEncap(t *testing.T) {
 	}{
 		{"vxlan4-flannel-port", goldenInner4,
 			Params{Kind: KindVXLAN, VNI: 1, Port: 8472, InnerSrcMAC: testSrcMAC, InnerDstMAC: testDstMAC}, false,
-			"45b90052000140004011b5ddc0000201c000020287d72118003e00000800000000000100020000000002020000000001080045b9002000004000401121280af401020af4020304d2162e000c425f68692121"},
+			"45b900525678400040115f66c0000201c000020287d72118003e00000800000000000100020000000002020000000001080045b9002000004000401121280af401020af4020304d2162e000c425f68692121"},
 		{"geneve6-critical-option", goldenInner6,
 			Params{Kind: KindGeneve, VNI: 0x123456, GeneveOptions: criticalOpt, InnerSrcMAC: testSrcMAC, InnerDstMAC: testDstMAC}, true,
 			"62a5753d005a114020010db800000000000000000000000120010db800000000000000000000000287d717c1005a140f024065581234560001028301deadbeef02000000000202000000000186dd62a00000000c114020010db8000a0000000000000000000120010db8000b0000000000000000000204d2162e000cffc168692121"},
@@ -45,9 +47,9 @@ func TestGoldenEncap(t *testing.T) {
 			Params{Kind: KindGeneve, VNI: 7, GeneveIP: true, DF: DFClear, TTL: 32}, false,
 			"45b9004400010000201115ecc0000201c000020287d717c100300000000008000000070045b9002000004000401121280af401020af4020304d2162e000c425f68692121"},
 		{"ipip-4in4", goldenInner4, Params{Kind: KindIPIP}, false,
-			"45b90034000140004004b608c0000201c000020245b9002000004000401121280af401020af4020304d2162e000c425f68692121"},
+			"45b900345678400040045f91c0000201c000020245b9002000004000401121280af401020af4020304d2162e000c425f68692121"},
 		{"ipip-6in4", goldenInner6, Params{Kind: KindIPIP}, false,
-			"452a0048000140004029b65ec0000201c000020262a00000000c114020010db8000a0000000000000000000120010db8000b0000000000000000000204d2162e000cffc168692121"},
+			"452a00485678400040295fe7c0000201c000020262a00000000c114020010db8000a0000000000000000000120010db8000b0000000000000000000204d2162e000cffc168692121"},
 		{"ipip-4in6", goldenInner4, Params{Kind: KindIPIP}, true,
 			"6b95753d0020044020010db800000000000000000000000120010db800000000000000000000000245b9002000004000401121280af401020af4020304d2162e000c425f68692121"},
 		{"ipip-6in6", goldenInner6, Params{Kind: KindIPIP}, true,
@@ -66,5 +68,20 @@ func TestGoldenEncap(t *testing.T) {
 				t.Errorf("encap mismatch:\n got %x\nwant %x", got, want)
 			}
 		})
+	}
+}
+
+func TestIPv4Identification(t *testing.T) {
+	inner := mustHex(t, goldenInner4) // DF set
+	o := newOuter(false)
+	clear := Params{Kind: KindIPIP, DF: DFClear}
+	for want := uint16(1); want <= 3; want++ {
+		if id := IPv4(encapsulate(t, inner, &clear, o, 0xabcd1234)).ID(); id != want {
+			t.Errorf("non-DF packet %d got ID %d", want, id)
+		}
+	}
+	inherit := Params{Kind: KindIPIP}
+	if id := IPv4(encapsulate(t, inner, &inherit, o, 0xabcd1234)).ID(); id != 0x1234 {
+		t.Errorf("DF packet ID %#x, want the hash's low bits 0x1234", id)
 	}
 }

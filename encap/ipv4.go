@@ -152,20 +152,26 @@ type IPv4Fields struct {
 
 // Encode writes a 20-byte header (no options) with a correct checksum.
 func (b IPv4) Encode(f *IPv4Fields) {
+	encodeIPv4(b, f.TOS, f.TotalLen, f.ID, f.DF, f.TTL, f.Protocol,
+		binary.BigEndian.Uint32(f.Src[:]), binary.BigEndian.Uint32(f.Dst[:]))
+}
+
+// encodeIPv4 writes a 20-byte header, summing the checksum from the words
+// being written rather than re-reading memory: it runs once per
+// encapsulated packet, so it takes scalars, not a struct to fill.
+func encodeIPv4(b []byte, tos uint8, totalLen, id uint16, df bool, ttl, proto uint8, src, dst uint32) {
 	_ = b[IPv4MinLen-1]
-	b[ipv4VersionIHL] = 0x45
-	b[ipv4TOS] = f.TOS
-	binary.BigEndian.PutUint16(b[ipv4TotalLen:], f.TotalLen)
-	binary.BigEndian.PutUint16(b[ipv4ID:], f.ID)
-	var flags uint16
-	if f.DF {
-		flags = ipv4FlagDF
+	w0 := 0x45<<24 | uint32(tos)<<16 | uint32(totalLen)
+	w1 := uint32(id) << 16
+	if df {
+		w1 |= ipv4FlagDF
 	}
-	binary.BigEndian.PutUint16(b[ipv4FlagsFrag:], flags)
-	b[ipv4TTL] = f.TTL
-	b[ipv4Protocol] = f.Protocol
-	b[ipv4Checksum], b[ipv4Checksum+1] = 0, 0
-	copy(b[ipv4Src:ipv4Src+4], f.Src[:])
-	copy(b[ipv4Dst:ipv4Dst+4], f.Dst[:])
-	binary.BigEndian.PutUint16(b[ipv4Checksum:], ^uint16(headerSum4(b[:IPv4MinLen])))
+	w2 := uint32(ttl)<<24 | uint32(proto)<<16
+	sum := Fold64(uint64(w0) + uint64(w1) + uint64(w2) + uint64(src) + uint64(dst))
+	w2 |= uint32(^uint16(sum))
+	binary.BigEndian.PutUint32(b[0:], w0)
+	binary.BigEndian.PutUint32(b[4:], w1)
+	binary.BigEndian.PutUint32(b[8:], w2)
+	binary.BigEndian.PutUint32(b[12:], src)
+	binary.BigEndian.PutUint32(b[16:], dst)
 }

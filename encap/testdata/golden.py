@@ -40,7 +40,7 @@ H=0x12345678
 out={}
 # 1 VXLAN over IPv4, flannel port 8472, VNI 1, inner IPv4 (DF set, TOS 0xb9)
 pl=vxlan(1)+eth(DST_MAC,SRC_MAC,0x0800)+inner4
-out['vxlan4']=ip4('192.0.2.1','192.0.2.2',17,udp_nock(srcport(H),8472,pl),tos=0xb9,ident=1,df=True)
+out['vxlan4']=ip4('192.0.2.1','192.0.2.2',17,udp_nock(srcport(H),8472,pl),tos=0xb9,ident=H&0xffff,df=True)
 # 2 Geneve over IPv6, Ethernet payload, one critical option class 0x0102 type 0x83 4 bytes data, VNI 0x123456, inner IPv6
 opt=struct.pack('!HBB',0x0102,0x83,1)+b'\xde\xad\xbe\xef'
 pl=geneve(0x123456,0x6558,opt,crit=True)+eth(DST_MAC,SRC_MAC,0x86dd)+inner6
@@ -48,10 +48,12 @@ out['geneve6']=ip6('2001:db8::1','2001:db8::2',17,udp6('2001:db8::1','2001:db8::
 # 3 Geneve-IP over IPv4, no options, VNI 7, inner IPv4, DF policy clear, TTL 32
 pl=geneve(7,0x0800)+inner4
 out['geneveip4']=ip4('192.0.2.1','192.0.2.2',17,udp_nock(srcport(H),6081,pl),tos=0xb9,ident=1,df=False,ttl=32)
+# IPv4 ID: the flow hash's low 16 bits when DF is set (RFC 6864 4.1), else the
+# per-peer counter, which starts at 1.
 # 4 IPIP v4-in-v4
-out['ipip44']=ip4('192.0.2.1','192.0.2.2',4,inner4,tos=0xb9,ident=1,df=True)
+out['ipip44']=ip4('192.0.2.1','192.0.2.2',4,inner4,tos=0xb9,ident=H&0xffff,df=True)
 # 5 IPv6-in-IPv4 (proto 41)
-out['ipip64']=ip4('192.0.2.1','192.0.2.2',41,inner6,tos=0x2a,ident=1,df=True)
+out['ipip64']=ip4('192.0.2.1','192.0.2.2',41,inner6,tos=0x2a,ident=H&0xffff,df=True)
 # 6 IPv4-in-IPv6 (nh 4) and 7 IPv6-in-IPv6 (41)
 out['ipip46']=ip6('2001:db8::1','2001:db8::2',4,inner4,tc=0xb9,fl=fl(H))
 out['ipip66']=ip6('2001:db8::1','2001:db8::2',41,inner6,tc=0x2a,fl=fl(H))
