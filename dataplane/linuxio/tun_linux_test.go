@@ -53,6 +53,12 @@ func configureTestLink(t *testing.T, ns *testNS, name string) {
 	if err := ns.nl.AddrAdd(link, addr); err != nil {
 		t.Fatal(err)
 	}
+	// No IPv6 on the test link: router solicitations and MLD reports would
+	// be extra packets in the reads. /proc/sys/net is per namespace of the
+	// thread that opens it.
+	ns.do(t, func() {
+		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0)
+	})
 	if err := SetLinkUp(ns.nl, name); err != nil {
 		t.Fatal(err)
 	}
