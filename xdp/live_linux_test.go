@@ -28,6 +28,11 @@ type liveNode struct {
 
 func newLiveNode(t *testing.T, scfg SocketConfig) *liveNode {
 	t.Helper()
+	return newLiveNodeWith(t, scfg, AttachOptions{})
+}
+
+func newLiveNodeWith(t *testing.T, scfg SocketConfig, opts AttachOptions) *liveNode {
+	t.Helper()
 	n := &liveNode{vethPair: newVethPair(t)}
 	var err error
 	n.r, err = NewRedirect(RedirectConfig{LocalIPv4: n.addrB, UDPPorts: []uint16{vxlanPort, genevePort}, IPIP: true}, 4)
@@ -39,7 +44,7 @@ func newLiveNode(t *testing.T, scfg SocketConfig) *liveNode {
 		if n.sock, err = Open(n.idxB, 0, scfg); err != nil {
 			return err
 		}
-		n.att, err = n.r.Attach(n.idxB, AttachOptions{})
+		n.att, err = n.r.Attach(n.idxB, opts)
 		return err
 	})
 	t.Cleanup(func() { n.sock.Close() })
@@ -240,4 +245,28 @@ func tcpEcho(t *testing.T, p *vethPair) {
 	if err != nil || string(buf[:k]) != "hello over tcp" {
 		t.Fatalf("TCP echo %q, %v", buf[:k], err)
 	}
+}
+
+// TestGenericModeRedirects covers the fallback path: the program attached
+// in generic (SKB) mode must steer the same traffic.
+func TestGenericModeRedirects(t *testing.T) {
+	n := newLiveNodeWith(t, SocketConfig{FrameSize: 2048, NumFrames: 64}, AttachOptions{GenericOnly: true})
+	if n.att.Mode() != AttachGeneric {
+		t.Fatalf("GenericOnly attached in %s mode", n.att.Mode())
+	}
+	if out := run(t, "ip", "-n", n.nsB, "-d", "link", "show", n.ifB); !bytes.Contains([]byte(out), []byte("xdpgeneric")) {
+		t.Fatalf("ip link does not show generic XDP:\n%s", out)
+	}
+	peer := udpIn(t, n.vethPair, true, 40040)
+	payload := []byte("through generic XDP")
+	if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.addrB, genevePort)); err != nil {
+		t.Fatal(err)
+	}
+	d := receiveN(t, n.sock, 1, 2*time.Second)[0]
+	got := udp4Payload(t, n.sock.Frame(d), netip.AddrPortFrom(n.addrA, 40040), netip.AddrPortFrom(n.addrB, genevePort))
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("payload %q", got)
+	}
+	n.sock.Release([]Desc{d})
+	pingFromA(t, n.vethPair)
 }

@@ -97,7 +97,8 @@ func (s *Socket) Wait(timeout time.Duration) (bool, error) {
 	}
 	ms := -1
 	if timeout >= 0 {
-		ms = int(timeout / time.Millisecond)
+		// Round up, so that a short timeout waits instead of spinning.
+		ms = int((timeout + time.Millisecond - 1) / time.Millisecond)
 	}
 	n, err := unix.Poll(s.pollfd[:], ms)
 	if err != nil {
