@@ -19,7 +19,7 @@ func FlowHash(ip []byte) uint32 {
 	if len(ip) == 0 {
 		return 0
 	}
-	var a, b, tail uint64
+	var a, tail uint64
 	switch ip[0] >> 4 {
 	case 4:
 		if len(ip) < IPv4MinLen {
@@ -36,8 +36,10 @@ func FlowHash(ip []byte) uint32 {
 		if len(ip) < IPv6Len {
 			return 0
 		}
-		a = binary.BigEndian.Uint64(ip[ipv6Src:])*mixK1 ^ binary.BigEndian.Uint64(ip[ipv6Src+8:])
-		b = binary.BigEndian.Uint64(ip[ipv6Dst:])*mixK2 ^ binary.BigEndian.Uint64(ip[ipv6Dst+8:])
+		// Independent multiplies (they run in parallel) by distinct odd
+		// constants, so equal halves or swapped addresses do not cancel.
+		a = binary.BigEndian.Uint64(ip[ipv6Src:])*mixK1 + binary.BigEndian.Uint64(ip[ipv6Src+8:])*mixK2 +
+			binary.BigEndian.Uint64(ip[ipv6Dst:])*mixK3 + binary.BigEndian.Uint64(ip[ipv6Dst+8:])
 		proto := ip[ipv6NextHeader]
 		tail = uint64(proto)
 		if hasPorts(proto) && len(ip) >= IPv6Len+4 {
@@ -46,11 +48,10 @@ func FlowHash(ip []byte) uint32 {
 	default:
 		return 0
 	}
-	h := a*mixK1 ^ b*mixK3 ^ tail*mixK2
-	h ^= h >> 33
-	h *= mixK4
-	h ^= h >> 29
-	return uint32(h) ^ uint32(h>>32)
+	// Two multiplies: enough to spread any input bit over the high half,
+	// which is what SourcePort and the flow label consume.
+	h := (a ^ tail*mixK2) * mixK4
+	return uint32(h>>32) ^ uint32(h>>7)
 }
 
 // hasPorts reports whether protocol carries 16-bit ports in its first 4 bytes.

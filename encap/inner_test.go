@@ -158,11 +158,29 @@ func TestFlowHash(t *testing.T) {
 		binary.BigEndian.PutUint16(c[IPv4MinLen:], uint16(p))
 		buckets[SourcePort(FlowHash(c), 0, 64)]++
 	}
-	for i, n := range buckets {
-		if n < 20 || n > 120 {
-			t.Errorf("bucket %d holds %d of 4096 flows", i, n)
+	checkSpread := func(what string) {
+		t.Helper()
+		for i, n := range buckets {
+			if n < 20 || n > 120 {
+				t.Errorf("%s: bucket %d holds %d of 4096 flows", what, i, n)
+			}
 		}
+		buckets = [64]int{}
 	}
+	checkSpread("source ports")
+	// Addresses differing in the low bytes only (pods of one node).
+	for i := range 4096 {
+		d := append([]byte(nil), a...)
+		d[ipv4Src+2], d[ipv4Src+3] = byte(i>>8), byte(i)
+		buckets[SourcePort(FlowHash(d), 0, 64)]++
+	}
+	checkSpread("IPv4 source addresses")
+	for i := range 4096 {
+		d := buildInnerUDP6(nil, 0, 1)
+		d[ipv6Dst+14], d[ipv6Dst+15] = byte(i>>8), byte(i)
+		buckets[SourcePort(FlowHash(d), 0, 64)]++
+	}
+	checkSpread("IPv6 destination addresses")
 	if FlowHash(nil) != 0 || FlowHash([]byte{0x45}) != 0 {
 		t.Error("malformed input should hash to 0")
 	}
