@@ -31,6 +31,9 @@ func FuzzSegment(f *testing.F) {
 		if n < 1 || n > len(outs) {
 			t.Fatalf("%d segments", n)
 		}
+		if c, err := SegmentCount(pkt, &hdr); c != n || err != nil {
+			t.Fatalf("SegmentCount = %d, %v after Segment gave %d", c, err, n)
+		}
 		total := 0
 		for i := 0; i < n; i++ {
 			if sizes[i] <= 0 || int(headroom)+sizes[i] > len(outs[i]) {

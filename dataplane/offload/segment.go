@@ -61,8 +61,29 @@ func Segment(pkt []byte, hdr *VirtioNetHdr, outs [][]byte, headroom int, sizes [
 	return l.segments, nil
 }
 
+// SegmentCount returns how many segments Segment would produce for pkt and
+// hdr (1 for a non-GSO packet), so that a caller can take exactly that many
+// buffers first. It validates the headers as Segment does and returns the
+// same errors for malformed or unsupported input.
+func SegmentCount(pkt []byte, hdr *VirtioNetHdr) (int, error) {
+	if !hdr.IsGSO() {
+		if len(pkt) == 0 {
+			return 0, fmt.Errorf("empty packet: %w", ErrMalformed)
+		}
+		return 1, nil
+	}
+	var l gsoLayout
+	if err := l.parse(pkt, hdr); err != nil {
+		return 0, err
+	}
+	return l.segments, nil
+}
+
 // copyOne is Segment for an ordinary packet: one copy, checksum completed.
 func copyOne(pkt []byte, hdr *VirtioNetHdr, outs [][]byte, headroom int, sizes []int) (int, error) {
+	if len(pkt) == 0 {
+		return 0, fmt.Errorf("empty packet: %w", ErrMalformed)
+	}
 	if len(outs) < 1 || len(sizes) < 1 {
 		return 0, ErrTooManySegments
 	}

@@ -64,6 +64,9 @@ func TestSegment(t *testing.T) {
 			if n != want {
 				t.Fatalf("got %d segments, want %d", n, want)
 			}
+			if c, err := SegmentCount(pkt, &hdr); c != want || err != nil {
+				t.Fatalf("SegmentCount = %d, %v; want %d", c, err, want)
+			}
 			var joined []byte
 			for i := 0; i < n; i++ {
 				seg := outs[i][headroom : headroom+sizes[i]]
@@ -140,6 +143,11 @@ func TestSegmentErrors(t *testing.T) {
 			_, err := Segment(tc.pkt, &hdr, outs, tc.headroom, sizes)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if errors.Is(tc.want, ErrMalformed) || errors.Is(tc.want, ErrUnsupportedGSO) {
+				if _, err := SegmentCount(tc.pkt, &hdr); !errors.Is(err, tc.want) {
+					t.Fatalf("SegmentCount: got %v, want %v", err, tc.want)
+				}
 			}
 		})
 	}
