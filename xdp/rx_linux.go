@@ -1,6 +1,7 @@
 package xdp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -88,7 +89,8 @@ func (s *Socket) Refill() int {
 }
 
 // Wait blocks until the RX ring has packets, timeout passes (negative:
-// forever) or a signal interrupts, and reports whether packets are ready.
+// forever), Wake is called or a signal interrupts, and reports whether
+// packets are ready.
 // In copy mode a poll also makes the kernel send what waits on the TX ring.
 // Receiving side only.
 func (s *Socket) Wait(timeout time.Duration) (bool, error) {
@@ -107,5 +109,21 @@ func (s *Socket) Wait(timeout time.Duration) (bool, error) {
 		}
 		return false, fmt.Errorf("xdp: poll: %w", err)
 	}
+	if n > 0 && s.pollfd[1].Revents&unix.POLLIN != 0 {
+		// Drain the eventfd so that the next Wait blocks again.
+		_, _ = unix.Read(s.wakeFD, s.counter[:])
+	}
 	return n > 0 && s.pollfd[0].Revents&unix.POLLIN != 0, nil
+}
+
+// Wake makes a Wait that blocks now, or the next one, return at once. It is
+// safe from any goroutine until Close, for stopping a blocked reader before
+// closing the socket.
+func (s *Socket) Wake() error {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	if _, err := unix.Write(s.wakeFD, one[:]); err != nil && !errors.Is(err, unix.EAGAIN) {
+		return fmt.Errorf("xdp: wake: %w", err)
+	}
+	return nil
 }

@@ -61,7 +61,11 @@ type Socket struct {
 	fillPosted int
 	txPosted   int
 
-	pollfd [1]unix.PollFd
+	// pollfd polls the socket and wakeFD, an eventfd that Wake writes to
+	// end a Wait early (a dataplane stopping its reader).
+	pollfd  [2]unix.PollFd
+	wakeFD  int
+	counter [8]byte
 }
 
 // Open creates an AF_XDP socket for queue of the interface ifindex (in the
@@ -77,7 +81,7 @@ func Open(ifindex, queue int, cfg SocketConfig) (*Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xdp: socket(AF_XDP): %w", err)
 	}
-	s := &Socket{fd: fd, ifindex: ifindex, queue: queue, frameSize: uint64(cfg.FrameSize),
+	s := &Socket{fd: fd, wakeFD: -1, ifindex: ifindex, queue: queue, frameSize: uint64(cfg.FrameSize),
 		numFrames: cfg.NumFrames}
 	if err := s.setup(cfg); err != nil {
 		s.Close()
@@ -144,6 +148,10 @@ func (s *Socket) Close() error {
 	}
 	err := unix.Close(s.fd)
 	s.fd = -1
+	if s.wakeFD >= 0 {
+		_ = unix.Close(s.wakeFD)
+		s.wakeFD = -1
+	}
 	s.fill.unmap()
 	s.comp.unmap()
 	s.rx.unmap()

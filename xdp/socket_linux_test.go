@@ -3,6 +3,7 @@ package xdp
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestSocketConfigValidation(t *testing.T) {
@@ -56,4 +57,38 @@ func TestOneSocketPerQueueAndBindModes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestWakeEndsWait(t *testing.T) {
+	p := newVethPair(t)
+	var s *Socket
+	inNS(t, p.hB, func() (err error) {
+		s, err = Open(p.idxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 64})
+		return err
+	})
+	defer s.Close()
+	type result struct {
+		ready bool
+		err   error
+	}
+	done := make(chan result)
+	go func() {
+		ready, err := s.Wait(-1)
+		done <- result{ready, err}
+	}()
+	if err := s.Wake(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.ready || r.err != nil {
+			t.Fatalf("woken Wait returned %v, %v; want false, nil", r.ready, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after Wake")
+	}
+	// The wake-up is consumed: the next Wait times out.
+	if ready, err := s.Wait(20 * time.Millisecond); ready || err != nil {
+		t.Fatalf("Wait after a consumed Wake: %v, %v", ready, err)
+	}
 }

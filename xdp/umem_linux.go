@@ -69,6 +69,10 @@ func (s *Socket) setup(cfg SocketConfig) error {
 	// The kernel drops whatever arrives while the fill ring is empty, so
 	// it is filled before the bind makes the socket live.
 	s.Refill()
+	if s.wakeFD, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		return fmt.Errorf("xdp: eventfd: %w", err)
+	}
 	s.pollfd[0] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN}
+	s.pollfd[1] = unix.PollFd{Fd: int32(s.wakeFD), Events: unix.POLLIN}
 	return nil
 }
