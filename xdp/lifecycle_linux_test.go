@@ -188,8 +188,8 @@ func TestLinkDiesWithSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", p.nsB, exe, "-test.run=^TestHelperAttachAndHang$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "PODFWD_XDP_HELPER_IFINDEX="+strconv.Itoa(p.idxB))
+	cmd := exec.Command("ip", "netns", "exec", p.nsB, exe)
+	cmd.Env = append(os.Environ(), helperEnv+"="+strconv.Itoa(p.idxB))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -226,22 +226,22 @@ func TestLinkDiesWithSIGKILL(t *testing.T) {
 	}
 }
 
-// TestHelperAttachAndHang is the child of TestLinkDiesWithSIGKILL; it does
-// nothing unless that test started it.
-func TestHelperAttachAndHang(t *testing.T) {
-	v := os.Getenv("PODFWD_XDP_HELPER_IFINDEX")
-	if v == "" {
-		return
-	}
-	ifindex, err := strconv.Atoi(v)
+// helperAttachAndHang is the child process of TestLinkDiesWithSIGKILL (see
+// TestMain): it attaches the pass-through program to the interface named in
+// its environment through a bpf link, says so, and waits to be killed.
+func helperAttachAndHang(ifindexText string) {
+	ifindex, err := strconv.Atoi(ifindexText)
 	if err != nil {
-		t.Fatal(err)
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(2)
 	}
 	a, err := AttachPassThrough(ifindex, AttachOptions{})
 	if err != nil {
-		t.Fatal(err)
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(2)
 	}
 	_ = a
 	os.Stdout.WriteString("attached\n")
 	time.Sleep(time.Minute)
+	os.Exit(3)
 }
