@@ -137,6 +137,7 @@ func udp4Payload(t *testing.T, frame []byte, src, dst netip.AddrPort) []byte {
 func TestTunnelTrafficLandsInSocket(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 256})
 	peer := udpIn(t, n.vethPair, true, 40000)
+	capture := captureOn(t, n.vethPair)
 	for i, port := range []int{vxlanPort, genevePort, vxlanPort} {
 		payload := fmt.Appendf(nil, "tunnel packet %d to %d", i, port)
 		if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.addrB, uint16(port))); err != nil {
@@ -144,6 +145,9 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 		}
 		d := receiveN(t, n.sock, 1, 2*time.Second)[0]
 		frame := n.sock.Frame(d)
+		if sent := capture(payload); !bytes.Equal(frame, sent) {
+			t.Errorf("AF_XDP frame differs from the frame the peer sent:\n got % x\nsent % x", frame, sent)
+		}
 		if !bytes.Equal(frame[0:6], n.macB) || !bytes.Equal(frame[6:12], n.macA) {
 			t.Errorf("MACs %x -> %x, want %s -> %s", frame[6:12], frame[0:6], n.macA, n.macB)
 		}
@@ -180,6 +184,37 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 	})
 	t.Run("TCP", func(t *testing.T) { tcpEcho(t, n.vethPair) })
 	expectNothing(t, n.sock, 50*time.Millisecond)
+}
+
+// captureOn opens a packet socket on a's veth and returns a function that
+// reads until it sees the frame whose tail is payload, and returns it: the
+// exact bytes the peer put on the wire.
+func captureOn(t *testing.T, p *vethPair) func(payload []byte) []byte {
+	t.Helper()
+	proto := int(uint16(be16(unix.ETH_P_ALL))) // network byte order, as AF_PACKET wants
+	var fd int
+	inNS(t, p.hA, func() (err error) {
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+		if err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: p.idxA})
+	})
+	t.Cleanup(func() { unix.Close(fd) })
+	tv := unix.NsecToTimeval(int64(2 * time.Second))
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return func(payload []byte) []byte {
+		buf := make([]byte, 4096)
+		for {
+			k, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				t.Fatalf("capture on %s: %v", p.ifA, err)
+			}
+			if bytes.HasSuffix(buf[:k], payload) {
+				return buf[:k]
+			}
+		}
+	}
 }
 
 // pingFromA sends one ICMP echo request from a raw socket in a to b and
