@@ -59,9 +59,11 @@ func NewCoalescer(maxBatch int) *Coalescer {
 // headers), equal TCP options and window, flags ACK or ACK|PSH only, a valid
 // TCP (and IPv4 header) checksum, payloads equal in size to the first
 // except a smaller last one, PSH only on the last, and at most 65535 bytes of
-// IP packet. A segment joins the newest open run of its flow it continues;
-// out-of-order segments start runs of their own, nothing is reordered within
-// a flow.
+// IP packet. A segment joins the newest open run of its flow that it
+// continues; a segment that continues none starts a run of its own (runs are
+// only ever appended to, never prepended). A merged segment moves up to its
+// run's first packet, so with out-of-order input a segment can be written
+// before earlier-arriving packets of its flow; in-order input stays in order.
 //
 // Each run of two or more is built into the next unused outs buffer: a
 // virtio_net_hdr (NEEDS_CSUM, GSO TCPv4/TCPv6, gso_size = first payload

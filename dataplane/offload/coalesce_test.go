@@ -158,8 +158,9 @@ func TestCoalesceOutOfOrderAndInterleaved(t *testing.T) {
 	u := baseSpec(false)
 	u.udp = true
 	u.payload = payloadBytes(100, 1)
-	// a2 a0 b0 a1 udp b1 a3 b2: a0+a1, a2+a3 and b0+b1+b2 merge; nothing is
-	// reordered within a flow, so a2 cannot be put behind a1.
+	// a2 a0 b0 a1 udp b1 a3 b2: a0+a1, a2+a3 and b0+b1+b2 merge; runs are
+	// never prepended to, so a2 does not join a0+a1 behind a1, and the
+	// outputs follow the arrival of each run's first packet.
 	pkts := [][]byte{a[2], a[0], b[0], a[1], build(t, u), b[1], a[3], b[2]}
 	c := NewCoalescer(8)
 	outs := outBufs(8)
