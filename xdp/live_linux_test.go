@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -54,84 +52,6 @@ func newLiveNodeWith(t *testing.T, scfg SocketConfig, opts AttachOptions) *liveN
 	}
 	t.Logf("XDP program in %s mode, AF_XDP socket zero-copy=%v", n.att.Mode(), n.sock.ZeroCopy())
 	return n
-}
-
-// udpIn opens a UDP socket bound to addr inside ns.
-func udpIn(t *testing.T, p *vethPair, inA bool, port int) *net.UDPConn {
-	t.Helper()
-	h, addr := p.hB, p.addrB
-	if inA {
-		h, addr = p.hA, p.addrA
-	}
-	var c *net.UDPConn
-	inNS(t, h, func() (err error) {
-		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
-		return err
-	})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// receiveN collects exactly n descriptors from s, or fails after timeout.
-func receiveN(t *testing.T, s *Socket, n int, timeout time.Duration) []Desc {
-	t.Helper()
-	got := make([]Desc, 0, n)
-	buf := make([]Desc, 64)
-	deadline := time.Now().Add(timeout)
-	for len(got) < n && time.Now().Before(deadline) {
-		k, err := s.Receive(buf[:min(len(buf), n-len(got))])
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, buf[:k]...)
-		if k == 0 {
-			if _, err := s.Wait(50 * time.Millisecond); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if len(got) < n {
-		t.Fatalf("received %d of %d packets in %v", len(got), n, timeout)
-	}
-	return got
-}
-
-// expectNothing fails t if s receives a packet within d.
-func expectNothing(t *testing.T, s *Socket, d time.Duration) {
-	t.Helper()
-	buf := make([]Desc, 8)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		n, err := s.Receive(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			t.Fatalf("AF_XDP socket received %d unexpected packets: % x", n, s.Frame(buf[0]))
-		}
-		s.Wait(20 * time.Millisecond)
-	}
-}
-
-// udp4Payload checks that frame is Ethernet/IPv4/UDP from src to dst and
-// returns its UDP payload.
-func udp4Payload(t *testing.T, frame []byte, src, dst netip.AddrPort) []byte {
-	t.Helper()
-	if len(frame) < 42 || binary.BigEndian.Uint16(frame[12:]) != 0x0800 || frame[23] != 17 {
-		t.Fatalf("not Ethernet/IPv4/UDP: % x", frame)
-	}
-	ihl := int(frame[14]&0x0f) * 4
-	ip := frame[14:]
-	gotSrc := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), binary.BigEndian.Uint16(ip[ihl:]))
-	gotDst := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), binary.BigEndian.Uint16(ip[ihl+2:]))
-	if gotSrc != src || gotDst != dst {
-		t.Fatalf("frame %v -> %v, want %v -> %v", gotSrc, gotDst, src, dst)
-	}
-	udpLen := int(binary.BigEndian.Uint16(ip[ihl+4:]))
-	if 14+ihl+udpLen != len(frame) {
-		t.Fatalf("frame of %d bytes holds a %d-byte UDP datagram after %d-byte IP header", len(frame), udpLen, ihl)
-	}
-	return frame[14+ihl+8:]
 }
 
 func TestTunnelTrafficLandsInSocket(t *testing.T) {
@@ -186,102 +106,6 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 	expectNothing(t, n.sock, 50*time.Millisecond)
 }
 
-// captureOn opens a packet socket on a's veth and returns a function that
-// reads until it sees the frame whose tail is payload, and returns it: the
-// exact bytes the peer put on the wire.
-func captureOn(t *testing.T, p *vethPair) func(payload []byte) []byte {
-	t.Helper()
-	proto := int(uint16(be16(unix.ETH_P_ALL))) // network byte order, as AF_PACKET wants
-	var fd int
-	inNS(t, p.hA, func() (err error) {
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-		if err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: p.idxA})
-	})
-	t.Cleanup(func() { unix.Close(fd) })
-	tv := unix.NsecToTimeval(int64(2 * time.Second))
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	return func(payload []byte) []byte {
-		buf := make([]byte, 4096)
-		for {
-			k, _, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil {
-				t.Fatalf("capture on %s: %v", p.ifA, err)
-			}
-			if bytes.HasSuffix(buf[:k], payload) {
-				return buf[:k]
-			}
-		}
-	}
-}
-
-// pingFromA sends one ICMP echo request from a raw socket in a to b and
-// waits for the reply (no ping binary needed).
-func pingFromA(t *testing.T, p *vethPair) {
-	t.Helper()
-	var fd int
-	inNS(t, p.hA, func() (err error) {
-		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
-		return err
-	})
-	defer unix.Close(fd)
-	tv := unix.NsecToTimeval(int64(2 * time.Second))
-	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	echo := []byte{8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'o', 'd', 'f'}
-	binary.BigEndian.PutUint16(echo[2:], ipChecksum(echo))
-	if err := unix.Sendto(fd, echo, 0, &unix.SockaddrInet4{Addr: p.addrB.As4()}); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1500)
-	for {
-		k, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			t.Fatalf("no ICMP echo reply from %s: %v", p.addrB, err)
-		}
-		ihl := int(buf[0]&0x0f) * 4
-		if k >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == 0x1234 {
-			return
-		}
-	}
-}
-
-// tcpEcho opens a TCP connection from a to b and exchanges a message.
-func tcpEcho(t *testing.T, p *vethPair) {
-	var ln net.Listener
-	inNS(t, p.hB, func() (err error) {
-		ln, err = net.Listen("tcp4", netip.AddrPortFrom(p.addrB, 8080).String())
-		return err
-	})
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 64)
-		k, _ := c.Read(buf)
-		c.Write(buf[:k])
-	}()
-	var c net.Conn
-	inNS(t, p.hA, func() (err error) {
-		c, err = net.DialTimeout("tcp4", netip.AddrPortFrom(p.addrB, 8080).String(), 2*time.Second)
-		return err
-	})
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("hello over tcp")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	k, err := c.Read(buf)
-	if err != nil || string(buf[:k]) != "hello over tcp" {
-		t.Fatalf("TCP echo %q, %v", buf[:k], err)
-	}
-}
-
 // TestGenericModeRedirects covers the fallback path: the program attached
 // in generic (SKB) mode must steer the same traffic.
 func TestGenericModeRedirects(t *testing.T) {
@@ -304,4 +128,46 @@ func TestGenericModeRedirects(t *testing.T) {
 	}
 	n.sock.Release([]Desc{d})
 	pingFromA(t, n.vethPair)
+}
+
+func TestIPv6TunnelTrafficLandsInSocket(t *testing.T) {
+	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64})
+	a6, b6 := n.addIPv6(t, 1)
+	if err := n.r.SetConfig(RedirectConfig{LocalIPv4: n.addrB, LocalIPv6: b6, UDPPorts: []uint16{vxlanPort}}); err != nil {
+		t.Fatal(err)
+	}
+	var peer, plain *net.UDPConn
+	inNS(t, n.hA, func() (err error) {
+		peer, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a6, 40050)))
+		return err
+	})
+	defer peer.Close()
+	inNS(t, n.hB, func() (err error) {
+		plain, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(b6, 5000)))
+		return err
+	})
+	defer plain.Close()
+
+	payload := []byte("vxlan over ipv6")
+	if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(b6, vxlanPort)); err != nil {
+		t.Fatal(err)
+	}
+	d := receiveN(t, n.sock, 1, 2*time.Second)[0]
+	f := n.sock.Frame(d)
+	if len(f) != 14+40+8+len(payload) || binary.BigEndian.Uint16(f[12:]) != 0x86dd || f[20] != 17 ||
+		netip.AddrFrom16([16]byte(f[38:54])) != b6 || !bytes.HasSuffix(f, payload) {
+		t.Fatalf("not the IPv6 UDP frame sent: % x", f)
+	}
+	n.sock.Release([]Desc{d})
+
+	// The kernel still gets other IPv6 UDP (and the neighbour discovery
+	// that made this exchange possible).
+	if _, err := peer.WriteToUDPAddrPort([]byte("v6 for the kernel"), netip.AddrPortFrom(b6, 5000)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := readUDP(t, plain)
+	if string(got) != "v6 for the kernel" {
+		t.Fatalf("kernel socket got %q", got)
+	}
+	expectNothing(t, n.sock, 50*time.Millisecond)
 }

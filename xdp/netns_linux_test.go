@@ -124,3 +124,14 @@ func inNS(t testing.TB, ns netns.NsHandle, fn func() error) {
 		t.Fatal(failure)
 	}
 }
+
+// addIPv6 gives both ends an IPv6 address (without duplicate address
+// detection, so they are usable at once) and returns them.
+func (p *vethPair) addIPv6(t testing.TB, n byte) (a, b netip.Addr) {
+	t.Helper()
+	a = netip.AddrFrom16([16]byte{0xfd, 0, 1, 0x98, 0, 0x18, 0, n, 14: 0, 15: 1})
+	b = netip.AddrFrom16([16]byte{0xfd, 0, 1, 0x98, 0, 0x18, 0, n, 14: 0, 15: 2})
+	run(t, "ip", "-n", p.nsA, "addr", "add", a.String()+"/64", "dev", p.ifA, "nodad")
+	run(t, "ip", "-n", p.nsB, "addr", "add", b.String()+"/64", "dev", p.ifB, "nodad")
+	return a, b
+}
