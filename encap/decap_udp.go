@@ -29,24 +29,37 @@ func DecapUDPPayload(payload []byte, kind Kind, expectVNI uint32) (Inner, DropRe
 		}
 		vni, off, proto = v.VNI(), VXLANLen, EtherTypeTEB
 	case KindGeneve:
-		g := Geneve(payload)
-		if r := g.Check(); r != DropNone {
-			return Inner{}, r
+		// One pass over the options: bounds and critical bits together.
+		if len(payload) < GeneveMinLen {
+			return Inner{}, DropTruncated
 		}
-		it := g.Options()
-		for {
-			o, ok := it.Next()
-			if !ok {
-				break
+		g := Geneve(payload)
+		if g.Version() != 0 {
+			return Inner{}, DropBadGeneveVersion
+		}
+		off = g.HeaderLen()
+		if off > len(payload) {
+			return Inner{}, DropBadGeneveOptions
+		}
+		if off > GeneveMinLen {
+			it := g.Options()
+			for {
+				o, ok := it.Next()
+				if !ok {
+					break
+				}
+				if o.Critical() {
+					return Inner{}, DropUnknownCriticalOption
+				}
 			}
-			if o.Critical() {
-				return Inner{}, DropUnknownCriticalOption
+			if it.Err() != DropNone {
+				return Inner{}, it.Err()
 			}
 		}
 		if g.Control() {
 			return Inner{}, DropGeneveControl
 		}
-		vni, off, proto = g.VNI(), g.HeaderLen(), g.Protocol()
+		vni, proto = g.VNI(), g.Protocol()
 	default:
 		return Inner{}, DropNotTunnel
 	}
