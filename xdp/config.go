@@ -39,9 +39,12 @@ type SocketConfig struct {
 	FrameSize int
 	// NumFrames is the number of frames in the UMEM (default 4096).
 	NumFrames int
-	// Headroom is the space the kernel leaves free in front of every
+	// Headroom is extra space the kernel leaves free in front of every
 	// received packet, for headers the caller prepends (encapsulation).
-	// Default 0; it must leave room for a packet in the frame.
+	// The kernel always keeps XDP_PACKET_HEADROOM (256) as well: on this
+	// kernel in copy mode a packet starts at offset 256+Headroom of its
+	// frame (checked in TestTransmitPrependedHeaders). Default 0; it must
+	// leave room for a packet in the frame.
 	Headroom int
 	// RxSize, TxSize, FillSize and CompletionSize are ring sizes, each a
 	// power of two (defaults NumFrames/2 for fill and RX, NumFrames/2 for

@@ -53,3 +53,16 @@ func (s *Socket) Frames() FrameCounts {
 	c.Held = s.numFrames - c.Free - c.Fill - c.TX
 	return c
 }
+
+// WholeFrame returns the whole UMEM frame that holds d and d's offset in
+// it, for callers that keep a packet as a buffer plus start offset (the
+// dataplane's Packet); nil and 0 for a descriptor outside the UMEM. The
+// descriptor to send such a buffer is Desc{Addr: d.Addr - off + start,
+// Len: end - start}.
+func (s *Socket) WholeFrame(d Desc) (frame []byte, off int) {
+	if !s.validDesc(d) {
+		return nil, 0
+	}
+	base := d.Addr &^ (s.frameSize - 1)
+	return s.umem[base : base+s.frameSize : base+s.frameSize], int(d.Addr - base)
+}

@@ -113,8 +113,14 @@ func TestTransmitPrependedHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := receiveN(t, n.sock, 1, 2*time.Second)[0]
-	if h := n.sock.Headroom(d); h < 64 {
+	h := n.sock.Headroom(d)
+	if h < 64 {
 		t.Fatalf("received frame has %d bytes of headroom, configured 64", h)
+	}
+	t.Logf("received frame at offset %d of its frame (configured headroom 64)", h)
+	whole, off := n.sock.WholeFrame(d)
+	if off != h || len(whole) != 2048 || &whole[off] != &n.sock.Frame(d)[0] {
+		t.Fatalf("WholeFrame: %d bytes, offset %d; Headroom %d", len(whole), off, h)
 	}
 	inner := bytes.Clone(n.sock.Frame(d))
 	outer := frameSpec{srcMAC: n.macB, dstMAC: n.macA, src: n.addrB, dst: n.addrA, proto: 17,
