@@ -237,6 +237,7 @@ func (l *egressLoop) send(port Port, pkts []*Packet) {
 	}
 	if err != nil || n < len(pkts) {
 		l.e.Counters.Egress.Tx.Errors.Add(1)
+		l.e.errLog.report(port.Name(), "write", err)
 		l.tally.drops[ReasonSendFailed] += uint32(len(pkts) - n)
 		l.tally.dropped = true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	// super-packets (GRO) and marks verified checksums DATA_VALID.
 	PodOffloads bool
 
+	// Logger receives port errors (rate-limited); nil means slog.Default().
+	Logger *slog.Logger
+
 	// UDPGSO sends each GSO super-packet's segments as one UDP GSO
 	// datagram train (the port must support Packet.Segments). When false
 	// every segment is sent as its own packet.
@@ -58,6 +62,7 @@ type Options struct {
 // SetConfig; readers never lock.
 type Engine struct {
 	opts     Options
+	errLog   errorLog
 	fib      atomic.Pointer[fib]
 	tracer   atomic.Pointer[tracerBox]
 	Counters Counters
@@ -78,7 +83,12 @@ func New(opts Options) (*Engine, error) {
 	if opts.BufSize < Headroom+1500 {
 		return nil, fmt.Errorf("dataplane: BufSize %d is below headroom %d + 1500", opts.BufSize, Headroom)
 	}
-	return &Engine{opts: opts}, nil
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{opts: opts}
+	e.errLog.log = opts.Logger
+	return e, nil
 }
 
 // SetConfig validates cfg, compiles it and installs it atomically: packets

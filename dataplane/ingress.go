@@ -127,6 +127,7 @@ func (l *ingressLoop) deliver() {
 		}
 		if err != nil || n < len(l.write) {
 			l.e.Counters.Ingress.Tx.Errors.Add(1)
+			l.e.errLog.report(l.e.opts.Pod.Name(), "write", err)
 			l.tally.drops[ReasonSendFailed] += uint32(len(l.write) - n)
 			l.tally.dropped = true
 		}
@@ -165,6 +166,10 @@ func (l *ingressLoop) coalesce() {
 
 // checked queues p for writing unless its L4 checksum is wrong.
 func (l *ingressLoop) checked(p *Packet) {
+	if p.GSO.IsGSO() { // a super-packet: the kernel computes its checksums
+		l.write = append(l.write, p)
+		return
+	}
 	switch checkInnerL4(p.Bytes()) {
 	case csumBad:
 		l.tally.drop(ReasonBadInnerChecksum)
@@ -265,9 +270,13 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if flow.TotalLen > 0 && flow.TotalLen < len(inner) {
 		inner = inner[:flow.TotalLen] // strip Ethernet padding
 	}
-	l.tally.tunnel++
 	v := &l.views[len(l.out)]
 	*v = Packet{Buf: p.Buf, Start: off + innerOff, End: off + innerOff + len(inner)}
+	if len(inner) > f.tunnelMTU && (!l.e.opts.PodOffloads || !markSuperPacket(v, inner, &flow, f.tunnelMTU)) {
+		l.drop(tr, traced, inner, ReasonOversizeInner)
+		return
+	}
+	l.tally.tunnel++
 	l.out = append(l.out, v)
 	if traced {
 		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: l.e.opts.Pod.Name(), Packet: inner})

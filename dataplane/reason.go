@@ -19,6 +19,7 @@ const (
 	ReasonSendFailed                                                    // the egress port refused the packet
 	ReasonNoConfig                                                      // no forwarding config installed yet
 	ReasonBadInnerChecksum                                              // decapsulated TCP/UDP packet with a wrong checksum
+	ReasonOversizeInner                                                 // decapsulated packet above the tunnel MTU that cannot be resegmented
 	numReasons
 )
 
@@ -42,6 +43,7 @@ var pipelineReasonNames = [...]string{
 	ReasonSendFailed - ReasonNoRoute:       "send-failed",
 	ReasonNoConfig - ReasonNoRoute:         "no-config",
 	ReasonBadInnerChecksum - ReasonNoRoute: "bad-inner-checksum",
+	ReasonOversizeInner - ReasonNoRoute:    "oversize-inner",
 }
 
 // FromEncap converts a wire-format drop reason into a pipeline reason.

@@ -52,7 +52,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	}
 	engine, err := dataplane.New(dataplane.Options{
 		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
-		UnderlayKind: ports.kind, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
+		UnderlayKind: ports.kind, Logger: log, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
 	})
 	if err != nil {
 		return err

@@ -181,7 +181,7 @@ func transfer(t *testing.T, from, to *topo.Pod, dst netip.Addr, size int64) {
 			return
 		}
 		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(90 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		h := sha256.New()
 		n, err := io.Copy(h, c)
 		var r result
@@ -196,7 +196,7 @@ func transfer(t *testing.T, from, to *topo.Pod, dst netip.Addr, size int64) {
 	}); err != nil {
 		t.Fatalf("connect from %s to %s: %v", from.Namespace, dst, err)
 	}
-	_ = conn.SetDeadline(time.Now().Add(90 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	h := sha256.New()
 	src := io.LimitReader(rand.NewChaCha8([32]byte{1, 2, 3}), size)
 	start := time.Now()

@@ -179,7 +179,12 @@ func TestKernelVXLANInterop(t *testing.T) {
 	if out, err := n1.Command(context.Background(), "ip", "link", "del", topo.VXLANDevice).CombinedOutput(); err != nil {
 		t.Fatalf("removing node 1's kernel VXLAN device: %v: %s", err, out)
 	}
-	startDaemon(t, n1, nodeConfig(tp, n1, "tun", "vxlan", topo.DefaultVXLANPort))
+	d := startDaemon(t, n1, nodeConfig(tp, n1, "tun", "vxlan", topo.DefaultVXLANPort))
+	defer func() {
+		if t.Failed() {
+			t.Logf("podfwd log:\n%s", d.stop(t))
+		}
+	}()
 	pingBothWays(t, tp)
 	a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
 	transfer(t, a, b, b.IPv4, 64<<20)
