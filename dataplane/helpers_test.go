@@ -132,3 +132,5 @@ func newTestEngine(t testing.TB, kind encap.Kind) (*Engine, *MemPort, *MemPort) 
 	}
 	return e, pod, ul
 }
+
+func netipPeer() netip.AddrPort { return netip.AddrPortFrom(peerUnderlay, 4789) }

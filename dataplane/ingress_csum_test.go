@@ -1,0 +1,128 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+	"github.com/podfwd/podfwd/dataplane/offload"
+	"github.com/podfwd/podfwd/encap"
+)
+
+// tcpPacket serializes an IPv4 or IPv6 TCP packet with gopacket.
+func tcpPacket(t testing.TB, v6 bool, payloadLen int) []byte {
+	t.Helper()
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 5001, Seq: 1000, ACK: true, Ack: 5, Window: 500}
+	payload := make([]byte, payloadLen)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	var err error
+	if v6 {
+		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: remotePod6.AsSlice(), DstIP: localPod6.AsSlice()}
+		tcp.SetNetworkLayerForChecksum(ip)
+		err = gopacket.SerializeLayers(buf, opts, ip, tcp, gopacket.Payload(payload))
+	} else {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: remotePod.AsSlice(), DstIP: localPod.AsSlice()}
+		tcp.SetNetworkLayerForChecksum(ip)
+		err = gopacket.SerializeLayers(buf, opts, ip, tcp, gopacket.Payload(payload))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+// partialize replaces the TCP checksum with the pseudo-header sum only, as
+// a sender's kernel leaves it under CHECKSUM_PARTIAL.
+func partialize(pkt []byte) {
+	l3, pseudo := 20, uint32(0)
+	if pkt[0]>>4 == 6 {
+		l3 = 40
+		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[8:24]), (*[16]byte)(pkt[24:40]), 6, len(pkt)-l3)
+	} else {
+		pseudo = encap.PseudoHeader4([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), 6, len(pkt)-l3)
+	}
+	binary.BigEndian.PutUint16(pkt[l3+16:], uint16(encap.Fold(pseudo)))
+}
+
+func TestCheckInnerL4(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		good := tcpPacket(t, v6, 777)
+		if got := checkInnerL4(append([]byte(nil), good...)); got != csumValid {
+			t.Errorf("v6=%v: a gopacket-built packet checks as %d, want valid", v6, got)
+		}
+		partial := append([]byte(nil), good...)
+		partialize(partial)
+		if got := checkInnerL4(partial); got != csumPartial {
+			t.Fatalf("v6=%v: a partial checksum checks as %d, want partial", v6, got)
+		}
+		if string(partial) != string(good) {
+			t.Errorf("v6=%v: completing a partial checksum did not give the sender's full checksum", v6)
+		}
+		bad := append([]byte(nil), good...)
+		bad[len(bad)-1] ^= 0x40
+		if got := checkInnerL4(bad); got != csumBad {
+			t.Errorf("v6=%v: a corrupted payload checks as %d, want bad", v6, got)
+		}
+	}
+}
+
+func TestIngressDropsCorruptedInnerPacket(t *testing.T) {
+	e, pod, _ := newTestEngine(t, encap.KindVXLAN)
+	cfg := testConfig(encap.KindVXLAN)
+	bad := tcpPacket(t, false, 100)
+	bad[len(bad)-1] ^= 1
+	forwardIngress(t, e, netipPeer(), tunnelPayload(t, cfg, cfg.Peers[0], bad, 42))
+	if pkts, _ := pod.Written(); len(pkts) != 0 {
+		t.Fatal("a packet with a wrong TCP checksum was delivered")
+	}
+	if e.Counters.Drops(ReasonBadInnerChecksum) != 1 {
+		t.Fatal("bad-inner-checksum not counted")
+	}
+}
+
+func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
+	pkt := tcpPacket(t, false, 4000) // a GSO skb from a veth-backed sender
+	partialize(pkt)
+	var flow encap.Flow
+	if r := encap.ParseInner(pkt, &flow); r != encap.DropNone {
+		t.Fatal(r)
+	}
+	var p Packet
+	if !markSuperPacket(&p, pkt, &flow, 1450) {
+		t.Fatal("a TCP super-packet was refused")
+	}
+	want := offload.VirtioNetHdr{Flags: offload.FlagNeedsCsum, GSOType: offload.GSOTCPv4, HdrLen: 40, GSOSize: 1410, CsumStart: 20, CsumOffset: 16}
+	if p.GSO != want {
+		t.Errorf("virtio header %+v, want %+v", p.GSO, want)
+	}
+	// Let our own segmenter play the kernel: every segment must verify.
+	outs := make([][]byte, 8)
+	for i := range outs {
+		outs[i] = make([]byte, 1500)
+	}
+	sizes := make([]int, 8)
+	n, err := offload.Segment(pkt, &p.GSO, outs, 0, sizes)
+	if err != nil || n != 3 {
+		t.Fatalf("segmenting: %d segments, %v; want 3", n, err)
+	}
+	for i := 0; i < n; i++ {
+		seg := gopacket.NewPacket(outs[i][:sizes[i]], layers.LayerTypeIPv4, gopacket.Default)
+		tcp, ok := seg.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if !ok {
+			t.Fatalf("segment %d does not decode as TCP", i)
+		}
+		if got := checkInnerL4(outs[i][:sizes[i]]); got != csumValid {
+			t.Errorf("segment %d (seq %d) has an invalid checksum", i, tcp.Seq)
+		}
+	}
+	udp := udpPacket(t, remotePod, localPod, 64, false, 3000)
+	_ = encap.ParseInner(udp, &flow)
+	if markSuperPacket(&p, udp, &flow, 1450) {
+		t.Error("a UDP super-packet was accepted; its datagram boundaries are unknown")
+	}
+}
