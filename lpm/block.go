@@ -18,7 +18,7 @@ import (
 const (
 	jumpFlag      = 1 << 63
 	jumpWords     = 129 // 257 uint32 rounded up to whole words
-	jumpThreshold = 24  // blocks with more intervals get a jump index
+	jumpThreshold = 256 // blocks with more intervals get a jump index (1 KiB)
 	maxIntervals  = 1 << 22
 )
 
@@ -78,9 +78,10 @@ func searchBlock(blk unsafe.Pointer, key uint32, shift uint) uint64 {
 	// Invariant: keys[base] <= key, and the answer lies in [base, base+size).
 	for size > 1 {
 		half := size >> 1
-		if *(*uint32)(unsafe.Add(keys, (base+half)*4)) <= key {
-			base += half
-		}
+		k := *(*uint32)(unsafe.Add(keys, (base+half)*4))
+		// Branch-free: a compare on random keys mispredicts half the time.
+		// The borrow of key-k (in 64 bits) is 0 exactly when k <= key.
+		base += half & (uint32((uint64(key)-uint64(k))>>63) - 1)
 		size -= half
 	}
 	ents := unsafe.Add(keys, (n+1)/2*8)
