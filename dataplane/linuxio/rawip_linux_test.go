@@ -51,10 +51,14 @@ func vethPair(t *testing.T, a, b *testNS) {
 }
 
 func listenIPIP(t *testing.T, ns *testNS, local netip.Addr) *RawIPPort {
+	return listenRawIP(t, ns, local, ProtoIPIP)
+}
+
+func listenRawIP(t *testing.T, ns *testNS, local netip.Addr, proto int) *RawIPPort {
 	t.Helper()
 	var r *RawIPPort
 	var err error
-	ns.do(t, func() { r, err = ListenIPIP(local, ProtoIPIP) })
+	ns.do(t, func() { r, err = ListenIPIP(local, proto) })
 	if err != nil {
 		t.Fatalf("ListenIPIP(%v): %v", local, err)
 	}
@@ -116,6 +120,38 @@ func TestRawIPIPBetweenNamespaces(t *testing.T) {
 		if !bytes.Equal(got[i][20:], want) {
 			t.Errorf("train segment %d: %d payload bytes, want %d", i, len(got[i])-20, len(want))
 		}
+	}
+}
+
+// TestRawIPv6in4 carries an IPv6 packet in IPv4 (protocol 41); a port for
+// protocol 4 on the same address must not see it.
+func TestRawIPv6in4(t *testing.T) {
+	nsA, nsB := newTestNS(t, "6in4a"), newTestNS(t, "6in4b")
+	vethPair(t, nsA, nsB)
+	a, b := listenRawIP(t, nsA, underlayA, ProtoIPv6in4), listenRawIP(t, nsB, underlayB, ProtoIPv6in4)
+	other := listenIPIP(t, nsB, underlayB)
+	inner := append([]byte{0x60, 0, 0, 0, 0, 8, 17, 64}, make([]byte, 32+8)...) // IPv6 header + 8-byte UDP
+	p := newPacket(len(inner))
+	fill(p, inner)
+	p.Addr = netip.AddrPortFrom(underlayB, 0)
+	if n, err := a.WriteBatch([]*dataplane.Packet{p}); n != 1 || err != nil {
+		t.Fatalf("WriteBatch = %d, %v", n, err)
+	}
+	got, from, _ := readAll(t, b, 1, 2048)
+	if got[0][9] != ProtoIPv6in4 || !bytes.Equal(got[0][20:], inner) || from[0].Addr() != underlayA {
+		t.Errorf("received %d bytes, protocol %d, from %v", len(got[0]), got[0][9], from[0])
+	}
+	// The IPIP port shares the address but not the protocol: nothing for it.
+	// A marker IPIP packet sent afterwards must be the first it reads.
+	ipip := listenIPIP(t, nsA, underlayA)
+	fill(p, ipv4UDP(netip.MustParseAddrPort("10.244.1.5:1"), netip.MustParseAddrPort("10.244.2.6:2"), []byte("marker")))
+	p.Addr = netip.AddrPortFrom(underlayB, 0)
+	if n, err := ipip.WriteBatch([]*dataplane.Packet{p}); n != 1 || err != nil {
+		t.Fatalf("IPIP WriteBatch = %d, %v", n, err)
+	}
+	got, _, _ = readAll(t, other, 1, 2048)
+	if got[0][9] != ProtoIPIP || !bytes.HasSuffix(got[0], []byte("marker")) {
+		t.Errorf("IPIP port read protocol %d first (%d bytes), want the IPIP marker", got[0][9], len(got[0]))
 	}
 }
 

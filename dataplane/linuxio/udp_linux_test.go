@@ -169,35 +169,51 @@ func TestUDPGSOSendArrivesAsDatagrams(t *testing.T) {
 
 func TestUDPGSOToGROPort(t *testing.T) {
 	ns := newTestNS(t, "gro")
-	a := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{})
-	b := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{})
-	if !b.Offloads().GRO {
-		t.Fatalf("UDP GRO not available: %v", b.Offloads())
+	for _, tc := range []struct{ name, a, b, dial string }{
+		{"ipv4", "127.0.0.1:0", "127.0.0.1:0", ""},
+		{"ipv6", "[::1]:0", "[::1]:0", ""},
+		{"dual-stack-to-ipv4", "[::]:0", "127.0.0.1:0", ""},
+		{"ipv4-to-dual-stack", "127.0.0.1:0", "[::]:0", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := listenUDP(t, ns, tc.a, UDPOptions{})
+			b := listenUDP(t, ns, tc.b, UDPOptions{})
+			if !a.Offloads().GSO || !b.Offloads().GRO {
+				t.Fatalf("offloads: a %v, b %v", a.Offloads(), b.Offloads())
+			}
+			to, from := b.LocalAddr(), a.LocalAddr()
+			if tc.dial != "" {
+				to = netip.AddrPortFrom(netip.MustParseAddr(tc.dial), to.Port())
+			}
+			if from.Addr().IsUnspecified() {
+				from = netip.AddrPortFrom(to.Addr(), from.Port()) // the kernel picks the source
+			}
+			const segs, size = 10, 1200
+			train := pattern(7, segs*size-300)
+			p := newPacket(len(train))
+			fill(p, train)
+			p.Addr = to
+			p.Segments, p.SegmentSize = segs, size
+			if n, err := a.WriteBatch([]*dataplane.Packet{p}); n != 1 || err != nil {
+				t.Fatalf("WriteBatch = %d, %v", n, err)
+			}
+			data, srcs, segCounts := readAll(t, b, segs, MaxGROSize)
+			if len(data) != segs {
+				t.Fatalf("%d datagrams, want %d", len(data), segs)
+			}
+			for i, d := range data {
+				if !bytes.Equal(d, train[i*size:min((i+1)*size, len(train))]) {
+					t.Errorf("segment %d: %d bytes, contents or boundary wrong", i, len(d))
+				}
+				if srcs[i] != from {
+					t.Errorf("segment %d from %v, want %v", i, srcs[i], from)
+				}
+			}
+			// Loopback hands a GSO train to a GRO socket whole; say so
+			// rather than assert it, since that is the kernel's choice.
+			t.Logf("received as %d buffer(s), segments per buffer %v", len(segCounts), segCounts)
+		})
 	}
-	const segs, size = 10, 1200
-	train := pattern(7, segs*size-300)
-	p := newPacket(len(train))
-	fill(p, train)
-	p.Addr = b.LocalAddr()
-	p.Segments, p.SegmentSize = segs, size
-	if n, err := a.WriteBatch([]*dataplane.Packet{p}); n != 1 || err != nil {
-		t.Fatalf("WriteBatch = %d, %v", n, err)
-	}
-	data, from, segCounts := readAll(t, b, segs, MaxGROSize)
-	if len(data) != segs {
-		t.Fatalf("%d datagrams, want %d", len(data), segs)
-	}
-	for i, d := range data {
-		if !bytes.Equal(d, train[i*size:min((i+1)*size, len(train))]) {
-			t.Errorf("segment %d: %d bytes, contents or boundary wrong", i, len(d))
-		}
-		if from[i] != a.LocalAddr() {
-			t.Errorf("segment %d from %v", i, from[i])
-		}
-	}
-	// Loopback hands a GSO train to a GRO socket whole; say so rather than
-	// assert it, since that is the kernel's choice.
-	t.Logf("received as %d buffer(s), segments per buffer %v", len(segCounts), segCounts)
 }
 
 func TestUDPGROOfSeparateDatagrams(t *testing.T) {
