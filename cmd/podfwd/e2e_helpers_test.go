@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/bench"
 	"github.com/podfwd/podfwd/internal/topo"
 )
 
@@ -122,38 +123,8 @@ func (d *daemon) stop(t *testing.T) string {
 	return d.log.String()
 }
 
-// nodeConfig writes the YAML config of node self in topology tp, with
-// every other node as a static peer.
-func nodeConfig(tp *topo.Topology, self *topo.Node, io, encap string, port int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "nodeName: %s\nio: %s\nencap: %s\nvni: 1\n", self.Namespace, io, encap)
-	if port != 0 {
-		fmt.Fprintf(&b, "port: %d\n", port)
-	}
-	fmt.Fprintf(&b, "vtepMAC: %q\n", self.VTEPMAC.String())
-	fmt.Fprintf(&b, "underlay:\n  interface: %s\n  address: %s\n", self.UnderlayLink, self.UnderlayIPv4)
-	fmt.Fprintf(&b, "podCIDRs: [%s]\n", cidrs(self))
-	b.WriteString("peers:\n")
-	for _, n := range tp.Nodes {
-		if n == self {
-			continue
-		}
-		fmt.Fprintf(&b, "  - name: %s\n    underlay: %s\n    vtepMAC: %q\n    podCIDRs: [%s]\n",
-			n.Namespace, n.UnderlayIPv4, n.VTEPMAC.String(), cidrs(n))
-		if n.UnderlayIPv6.IsValid() {
-			fmt.Fprintf(&b, "    underlay6: %s\n", n.UnderlayIPv6)
-		}
-	}
-	return b.String()
-}
-
-func cidrs(n *topo.Node) string {
-	s := n.PodCIDRv4.String()
-	if n.PodCIDRv6.IsValid() {
-		s += ", " + n.PodCIDRv6.String()
-	}
-	return s
-}
+// nodeConfig is the shared config writer of the bench package.
+var nodeConfig = bench.NodeConfig
 
 // transfer sends size bytes of pseudo-random data over TCP from pod `from`
 // to a listener at dst inside pod `to`, and fails t unless the SHA-256 of

@@ -1,6 +1,7 @@
 // Command podfwd is the per-node pod network daemon and its tools:
 //
 //	podfwd run --config FILE   the daemon
+//	podfwd demo                every mode side by side in network namespaces
 //	podfwd version             build information
 package main
 
@@ -16,6 +17,7 @@ func usage() {
 
 commands:
   run      run the per-node forwarding daemon (podfwd run --config FILE)
+  demo     bring up 2 nodes x 2 pods in network namespaces and compare modes
   version  print build information
 `)
 }
@@ -29,6 +31,8 @@ func main() {
 	switch os.Args[1] {
 	case "run":
 		err = runCommand(os.Args[2:])
+	case "demo":
+		err = demoCommand(os.Args[2:])
 	case "version":
 		fmt.Println(versionString())
 	case "-h", "--help", "help":
