@@ -15,39 +15,44 @@ import (
 // folded one's-complement sum (at most 0xffff), not complemented. A final
 // odd byte is padded with zero, as RFC 1071 says.
 func Sum(b []byte, initial uint32) uint32 {
-	var s, c uint64
-	s = uint64(initial)
-	// Eight bytes at a time with an explicit carry: summing wide big-endian
-	// words and folding gives the same result as summing 16-bit words,
-	// because 2^16 ≡ 1 modulo 2^16-1.
+	// Wide little-endian loads (plain loads on common CPUs) with carries:
+	// the one's-complement sum of byte-swapped words is the byte-swapped
+	// sum (RFC 1071 2(B)), and folding 64-bit words gives the same result
+	// as 16-bit ones because 2^16 ≡ 1 (mod 2^16-1). Two accumulators let
+	// the two carry chains run in parallel.
+	var s0, s1, c uint64
 	for len(b) >= 32 {
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), 0)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[8:16]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[16:24]), c)
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[24:32]), c)
-		s += c
+		s0, c = bits.Add64(s0, binary.LittleEndian.Uint64(b[0:8]), 0)
+		s0, c = bits.Add64(s0, binary.LittleEndian.Uint64(b[8:16]), c)
+		s0 += c // cannot overflow: after a carry the low word is at most 2^64-2
+		s1, c = bits.Add64(s1, binary.LittleEndian.Uint64(b[16:24]), 0)
+		s1, c = bits.Add64(s1, binary.LittleEndian.Uint64(b[24:32]), c)
+		s1 += c
 		b = b[32:]
 	}
+	s0, c = bits.Add64(s0, s1, 0)
+	s0 += c
 	for len(b) >= 8 {
-		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), 0)
-		s += c
+		s0, c = bits.Add64(s0, binary.LittleEndian.Uint64(b[0:8]), 0)
+		s0 += c
 		b = b[8:]
 	}
 	if len(b) >= 4 {
-		s, c = bits.Add64(s, uint64(binary.BigEndian.Uint32(b[0:4])), 0)
-		s += c
+		s0, c = bits.Add64(s0, uint64(binary.LittleEndian.Uint32(b[0:4])), 0)
+		s0 += c
 		b = b[4:]
 	}
 	if len(b) >= 2 {
-		s, c = bits.Add64(s, uint64(binary.BigEndian.Uint16(b[0:2])), 0)
-		s += c
+		s0, c = bits.Add64(s0, uint64(binary.LittleEndian.Uint16(b[0:2])), 0)
+		s0 += c
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		s, c = bits.Add64(s, uint64(b[0])<<8, 0)
-		s += c
+		s0, c = bits.Add64(s0, uint64(b[0]), 0) // the high byte of a big-endian word
+		s0 += c
 	}
-	return Fold64(s)
+	be := bits.ReverseBytes16(uint16(Fold64(s0)))
+	return Fold64(uint64(be) + uint64(initial))
 }
 
 // Fold64 folds a 64-bit one's-complement accumulator to 16 bits.
