@@ -139,10 +139,10 @@ func (f *fib) paintShort() []uint64 {
 	return painted
 }
 
-// entryOf is what a root slot holds for n: the block itself for IPv4 (one
-// load less per lookup), the node for IPv6 (whose kids the lookup needs).
+// entryOf is what a root slot or a kid list holds for n: the block itself
+// when n has no kids (one load less per lookup), else the node.
 func (f *fib) entryOf(n *node) unsafe.Pointer {
-	if f.fam.is4 {
+	if n.tag != nodeTag {
 		return unsafe.Pointer(unsafe.SliceData(n.blk))
 	}
 	return unsafe.Pointer(n)
@@ -152,11 +152,8 @@ func (f *fib) entryOf(n *node) unsafe.Pointer {
 func (f *fib) acquireLeaf(def uint64) unsafe.Pointer {
 	ref := f.leaves[def]
 	if ref == nil {
-		blk := encodeBlock([]uint32{0}, []uint64{def}, 0)
+		blk := encodeBlock([]uint32{0}, []uint64{def}, 16)
 		n := &node{blk: blk, bytes: blockBytes(blk)}
-		if !f.fam.is4 {
-			n.bytes += nodeOverhead
-		}
 		ref = &leafRef{entry: f.entryOf(n), def: def, bytes: n.bytes}
 		f.leaves[def] = ref
 		f.leafOf[ref.entry] = ref

@@ -7,30 +7,41 @@ import (
 
 // A range block is one allocation of uint64 words, immutable once built:
 //
-//	word 0          n (number of intervals, low 32 bits) | jump flag (bit 63)
-//	129 words       jump index: 257 uint32, only when the flag is set
-//	ceil(n/2) words interval starts, uint32, ascending, the first is 0
-//	n words         one entry per interval (see result.go)
+//	word 0           n (number of intervals, low 32 bits) | flags (high bits)
+//	jump index       none, 17 uint16 (5 words) or 257 uint32 (129 words)
+//	ceil(n/2) words  interval starts, uint32, ascending, the first is 0
+//	n words          one entry per interval (see result.go)
+//
+// jump[t] is the last interval starting at or before the first key whose top
+// 4 (small index) or 8 (big index) bits are t, so a lookup binary-searches
+// only jump[t]..jump[t+1]: for a typical block the header, the index and the
+// few keys it selects share one or two cache lines, where a plain binary
+// search would touch a line per step.
 //
 // Keeping it in one allocation without Go pointers makes it cheap for the GC
 // (no scan) and lets a lookup reach the keys and entries by offset, without
 // slice headers or bounds checks: the builder guarantees the offsets.
 const (
-	jumpFlag      = 1 << 63
-	jumpWords     = 129 // 257 uint32 rounded up to whole words
-	jumpThreshold = 256 // blocks with more intervals get a jump index (1 KiB)
+	bigJumpFlag   = 1 << 63
+	smallJumpFlag = 1 << 61
+	nodeTag       = 1 << 62 // never set in a block header; see node.tag
+	bigJumpWords  = 129     // 257 uint32 rounded up to whole words
+	smallJumpWord = 5       // 17 uint16 rounded up to whole words
+	smallJumpMin  = 9       // blocks with more intervals get the small index
+	bigJumpMin    = 257     // and above this, the big one
 	maxIntervals  = 1 << 22
 )
 
 // encodeBlock lays out keys and ents (same length, keys[0] == 0) as a block
-// for a window whose keys are width bits wide; shift = width-8 selects the
-// jump index's top 8 bits.
-func encodeBlock(keys []uint32, ents []uint64, shift uint) []uint64 {
+// for a window whose keys are width bits wide (8 < width <= 32).
+func encodeBlock(keys []uint32, ents []uint64, width uint) []uint64 {
 	n := len(keys)
-	useJump := n > jumpThreshold
 	size := 1 + (n+1)/2 + n
-	if useJump {
-		size += jumpWords
+	switch {
+	case n >= bigJumpMin:
+		size += bigJumpWords
+	case n >= smallJumpMin:
+		size += smallJumpWord
 	}
 	// slices.Grow rounds the capacity up to the allocator's size class, so
 	// cap(w)*8 is what the block really costs.
@@ -38,20 +49,21 @@ func encodeBlock(keys []uint32, ents []uint64, shift uint) []uint64 {
 	clear(w)
 	w[0] = uint64(n)
 	off := 1
-	if useJump {
-		w[0] |= jumpFlag
+	switch {
+	case n >= bigJumpMin:
+		w[0] |= bigJumpFlag
 		jump := unsafe.Slice((*uint32)(unsafe.Pointer(&w[1])), 257)
-		// jump[t] is the last interval starting at or before t<<shift, so the
-		// interval holding any key with top bits t lies in jump[t]..jump[t+1].
-		i := 0
-		for t := range 257 {
-			limit := uint64(t) << shift
-			for i+1 < n && uint64(keys[i+1]) <= limit {
-				i++
-			}
+		for t, i := range jumpStarts(keys, width-8, 257) {
 			jump[t] = uint32(i)
 		}
-		off += jumpWords
+		off += bigJumpWords
+	case n >= smallJumpMin:
+		w[0] |= smallJumpFlag
+		jump := unsafe.Slice((*uint16)(unsafe.Pointer(&w[1])), 17)
+		for t, i := range jumpStarts(keys, width-4, 17) {
+			jump[t] = uint16(i) // n < bigJumpMin fits
+		}
+		off += smallJumpWord
 	}
 	copy(unsafe.Slice((*uint32)(unsafe.Pointer(&w[off])), n), keys)
 	off += (n + 1) / 2
@@ -59,21 +71,41 @@ func encodeBlock(keys []uint32, ents []uint64, shift uint) []uint64 {
 	return w
 }
 
+// jumpStarts returns, for t in [0, count), the last interval starting at or
+// before t<<shift.
+func jumpStarts(keys []uint32, shift uint, count int) []int {
+	out := make([]int, count)
+	i := 0
+	for t := range count {
+		limit := uint64(t) << shift
+		for i+1 < len(keys) && uint64(keys[i+1]) <= limit {
+			i++
+		}
+		out[t] = i
+	}
+	return out
+}
+
 // blockBytes is the memory a block occupies, including size-class rounding.
 func blockBytes(words []uint64) int { return cap(words) * 8 }
 
 // searchBlock returns the entry of the interval containing key. blk points to
-// word 0 of a block built by encodeBlock with the same shift.
-func searchBlock(blk unsafe.Pointer, key uint32, shift uint) uint64 {
+// word 0 of a block built by encodeBlock with the same width.
+func searchBlock(blk unsafe.Pointer, key uint32, width uint) uint64 {
 	h := *(*uint64)(blk)
 	n := uint32(h)
 	keys := unsafe.Add(blk, 8)
 	base, size := uint32(0), n
-	if h&jumpFlag != 0 {
-		t := key >> shift
+	if h&smallJumpFlag != 0 {
+		t := key >> (width - 4)
+		base = uint32(*(*uint16)(unsafe.Add(keys, t*2)))
+		size = uint32(*(*uint16)(unsafe.Add(keys, t*2+2))) - base + 1
+		keys = unsafe.Add(keys, smallJumpWord*8)
+	} else if h&bigJumpFlag != 0 {
+		t := key >> (width - 8)
 		base = *(*uint32)(unsafe.Add(keys, t*4))
 		size = *(*uint32)(unsafe.Add(keys, t*4+4)) - base + 1
-		keys = unsafe.Add(keys, jumpWords*8)
+		keys = unsafe.Add(keys, bigJumpWords*8)
 	}
 	// Invariant: keys[base] <= key, and the answer lies in [base, base+size).
 	for size > 1 {

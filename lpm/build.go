@@ -16,8 +16,8 @@ type sweepItem struct {
 
 const kidPlen = 255
 
-// nodeOverhead is what a node struct costs besides its block (IPv6 only;
-// IPv4 roots point at blocks directly).
+// nodeOverhead is what a node struct costs besides its block; only nodes
+// with kids (IPv6) are reachable by readers, others are the writer's.
 const nodeOverhead = int(unsafe.Sizeof(node{}))
 
 // build returns the immutable node for w with def leaf-pushed into every
@@ -45,7 +45,7 @@ func (f *fib) build(w *wnode, depth int, def uint64) (*node, error) {
 	maxKey := uint64(1)<<win.width - 1
 	keys := []uint32{0}
 	ents := []uint64{def}
-	var kids []*node
+	var kids []unsafe.Pointer
 	kidBytes := 0
 	// emit starts a new interval at start with entry ent, merging with the
 	// previous interval when they agree.
@@ -87,7 +87,7 @@ func (f *fib) build(w *wnode, depth int, def uint64) (*node, error) {
 			}
 			emit(it.lo, kidEntry(len(kids)))
 			emit(it.lo+1, below())
-			kids = append(kids, kn)
+			kids = append(kids, f.entryOf(kn))
 			kidBytes += kn.bytes
 			continue
 		}
@@ -102,12 +102,11 @@ func (f *fib) build(w *wnode, depth int, def uint64) (*node, error) {
 	if len(keys) > maxIntervals {
 		return nil, ErrTooDense
 	}
-	blk := encodeBlock(keys, ents, win.width-8)
+	blk := encodeBlock(keys, ents, win.width)
 	n := &node{blk: blk, bytes: blockBytes(blk)}
-	if !f.fam.is4 {
-		if len(kids) > 0 {
-			n.kids = slices.Clip(kids)
-		}
+	if len(kids) > 0 {
+		n.tag = nodeTag
+		n.kids = slices.Clip(kids)
 		n.bytes += nodeOverhead + cap(n.kids)*8 + kidBytes
 	}
 	w.built, w.builtDef, w.dirty = n, def, false

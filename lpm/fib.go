@@ -188,9 +188,6 @@ func findRoute(rs []route, lo uint32, plen uint8) (int, bool) {
 	return slices.BinarySearchFunc(rs, route{lo: lo, plen: plen}, func(a, b route) int { return compareRoute(a, b.lo, b.plen) })
 }
 
-// blockOf is the first word of an IPv6 node's block.
-func blockOf(n *node) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(n.blk)) }
-
 // indexBytes estimates the writer's maps and route slices (Go map overhead
 // approximated at 48 bytes per entry).
 func (f *fib) indexBytes() int {

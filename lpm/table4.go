@@ -28,7 +28,7 @@ func (t *Table4) View() View4 { return View4{t.f.cur.Load()} }
 
 // Lookup is Table4.Lookup on this version.
 func (v View4) Lookup(addr uint32) (value uint32, prefixLen uint8, ok bool) {
-	return decodeEntry(searchBlock(v.s.root[addr>>16], addr&0xffff, 8))
+	return decodeEntry(searchBlock(v.s.root[addr>>16], addr&0xffff, 16))
 }
 
 // LookupAddr is Lookup for a netip.Addr; IPv4-mapped IPv6 addresses are

@@ -3,6 +3,7 @@ package lpm
 import (
 	"encoding/binary"
 	"net/netip"
+	"unsafe"
 )
 
 // Table6 maps IPv6 prefixes to 32-bit values, with the same concurrency
@@ -37,21 +38,31 @@ func (v View6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
 
 // Lookup2 is Table6.Lookup2 on this version.
 func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
-	n := (*node)(v.s.root[hi>>48])
-	e := searchBlock(blockOf(n), uint32(hi>>16), 24)
+	p := v.s.root[hi>>48]
+	e := searchEntry(p, uint32(hi>>16), 32)
 	if e&3 == entKidBit {
-		n = n.kids[e>>2]
-		e = searchBlock(blockOf(n), uint32(hi<<16|lo>>48), 24)
+		p = (*node)(p).kids[e>>2]
+		e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
 		if e&3 == entKidBit {
-			n = n.kids[e>>2]
-			e = searchBlock(blockOf(n), uint32(lo>>16), 24)
+			p = (*node)(p).kids[e>>2]
+			e = searchEntry(p, uint32(lo>>16), 32)
 			if e&3 == entKidBit {
-				n = n.kids[e>>2]
-				e = searchBlock(blockOf(n), uint32(lo&0xffff), 8)
+				p = (*node)(p).kids[e>>2]
+				e = searchEntry(p, uint32(lo&0xffff), 16)
 			}
 		}
 	}
 	return decodeEntry(e)
+}
+
+// searchEntry searches the block p is, or the block of the node p is. A kid
+// entry only comes from a node's block, so the caller may then treat p as a
+// *node.
+func searchEntry(p unsafe.Pointer, key uint32, width uint) uint64 {
+	if *(*uint64)(p)&nodeTag != 0 {
+		return searchBlock(unsafe.Pointer(unsafe.SliceData((*node)(p).blk)), key, width)
+	}
+	return searchBlock(p, key, width)
 }
 
 // LookupAddr is Lookup for a netip.Addr; an IPv4 address never matches (an

@@ -3,6 +3,7 @@ package lpm
 import (
 	"cmp"
 	"slices"
+	"unsafe"
 )
 
 // wnode is the writer's authoritative record of one window: the routes that
@@ -59,8 +60,13 @@ func (w *wnode) empty() bool { return len(w.routes) == 0 && len(w.kids) == 0 }
 
 // node is the readers' immutable view of a window: a range block and, for
 // IPv6, the blocks of deeper windows that its kid entries refer to.
+//
+// A node with kids starts with tag = nodeTag, a bit no block header has, so
+// an IPv6 slot or kid pointer can lead either straight to a block (the
+// common, kid-less case: one dependent load less) or to a node.
 type node struct {
+	tag   uint64
 	blk   []uint64
-	kids  []*node
-	bytes int // memory of this node and everything below it
+	kids  []unsafe.Pointer // each a block or a *node, as entryOf returns
+	bytes int              // memory of this node and everything below it
 }
