@@ -28,7 +28,7 @@ type UDPOptions struct {
 	BatchSize    int          // messages per recvmmsg/sendmmsg; 0 means DefaultBatchSize
 	DisableGSO   bool         // never send with UDP_SEGMENT; trains are split in userspace
 	DisableGRO   bool         // do not ask the kernel to coalesce received datagrams
-	SocketBuffer int          // SO_RCVBUF and SO_SNDBUF in bytes when > 0
+	SocketBuffer int          // SO_RCVBUF and SO_SNDBUF in bytes; 0 means DefaultSocketBuffer, < 0 leaves the kernel's
 	Logger       *slog.Logger // where the GSO fallback is logged; nil means slog.Default()
 }
 

@@ -47,6 +47,7 @@ func ListenIPIP(local netip.Addr, proto int) (*RawIPPort, error) {
 		conn.Close()
 		return nil, fmt.Errorf("linuxio: listen %s %v: %w", network, local, err)
 	}
+	setSocketBuffers(rc, DefaultSocketBuffer)
 	c := newMmsgConn(rc, DefaultBatchSize, 0, 0)
 	name := fmt.Sprintf("ip4:%d:%v", proto, local)
 	return &RawIPPort{batchPort: newBatchPort(name, unix.AF_INET, c, DefaultBatchSize, nil), conn: conn, batch: DefaultBatchSize}, nil

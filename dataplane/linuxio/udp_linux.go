@@ -56,15 +56,16 @@ func ListenUDP(laddr netip.AddrPort, opts UDPOptions) (*UDPPort, error) {
 		return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
 	}
 	conn := pc.(*net.UDPConn)
-	if opts.SocketBuffer > 0 {
-		// Best effort: the kernel caps these at net.core.[rw]mem_max.
-		_ = conn.SetReadBuffer(opts.SocketBuffer)
-		_ = conn.SetWriteBuffer(opts.SocketBuffer)
-	}
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
+	}
+	if opts.SocketBuffer == 0 {
+		opts.SocketBuffer = DefaultSocketBuffer
+	}
+	if opts.SocketBuffer > 0 {
+		setSocketBuffers(rc, opts.SocketBuffer)
 	}
 	gso := !opts.DisableGSO && udpGSOSupported(rc)
 	gro := !opts.DisableGRO && enableUDPGRO(rc) == nil
