@@ -111,20 +111,22 @@ func PrependOuter(buf []byte, start, end int, p *Params, o *Outer, inner []byte,
 		if end-start+need-IPv6Len > 0xffff {
 			return start, DropBadLength
 		}
-		f := IPv6Fields{
-			TrafficClass: tos, FlowLabel: flowLabel(flowHash), PayloadLen: uint16(end - start + need - IPv6Len),
-			NextHeader: proto, HopLimit: p.ttl(), Src: o.Src.As16(), Dst: o.Dst.As16(),
-		}
+		s -= need
+		h := IPv6(buf[s:start])
+		// Header first: the UDP checksum below reads its addresses.
+		binary.BigEndian.PutUint32(h[0:], 6<<28|uint32(tos)<<20|flowLabel(flowHash))
+		binary.BigEndian.PutUint16(h[ipv6PayloadLen:], uint16(end-s-IPv6Len))
+		h[ipv6NextHeader], h[ipv6HopLimit] = proto, p.ttl()
+		src, dst := o.Src.As16(), o.Dst.As16()
+		copy(h[ipv6Src:ipv6Src+16], src[:])
+		copy(h[ipv6Dst:ipv6Dst+16], dst[:])
 		if udp {
-			s -= UDPLen
-			u := UDP(buf[s:end])
-			u.Encode(SourcePort(flowHash, p.SrcPortMin, p.SrcPortMax), p.dstPort(), uint16(end-s))
+			u := UDP(buf[s+IPv6Len : end])
+			u.Encode(SourcePort(flowHash, p.SrcPortMin, p.SrcPortMax), p.dstPort(), uint16(len(u)))
 			if !p.ZeroUDPChecksum6 {
-				u.SetChecksum(PseudoHeader6(&f.Src, &f.Dst, ProtoUDP, end-s))
+				u.SetChecksum(pseudoHeader6Slices(h[ipv6Src:ipv6Src+16], h[ipv6Dst:ipv6Dst+16], ProtoUDP, len(u)))
 			}
 		}
-		s -= IPv6Len
-		IPv6(buf[s:start]).Encode(&f)
 		return s, DropNone
 	}
 	return start, DropBadVersion
