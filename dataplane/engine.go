@@ -148,15 +148,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// newBatch allocates n packets of size bufSize from one slab, so a loop's
-// buffers are made once at start and reused for every batch.
+// newBatch takes n packets of size bufSize from a pool of exactly n, so a
+// loop's buffers are made once at start and reused for every batch.
 func newBatch(n, bufSize int) []*Packet {
-	slab := make([]byte, n*bufSize)
+	pool := NewPool(n, bufSize)
 	pkts := make([]*Packet, n)
-	store := make([]Packet, n)
 	for i := range pkts {
-		store[i].Buf = slab[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
-		pkts[i] = &store[i]
+		pkts[i] = pool.Get()
 	}
 	return pkts
 }
