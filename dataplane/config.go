@@ -21,7 +21,10 @@ type Config struct {
 
 	LocalUnderlay netip.Addr // our underlay address (outer source)
 	LocalVTEPMAC  [6]byte    // our VTEP MAC: inner Ethernet source on the wire
-	UnderlayMTU   int        // MTU of the underlay link; 0 means 1500
+	// LocalUnderlayMAC is our underlay interface's MAC: the outer Ethernet
+	// source when the engine writes whole frames (UnderlayFrame).
+	LocalUnderlayMAC [6]byte
+	UnderlayMTU      int // MTU of the underlay link; 0 means 1500
 
 	LocalPodCIDRs []netip.Prefix // pod CIDRs of this node (IPv4 and/or IPv6)
 	Peers         []Peer
@@ -48,7 +51,10 @@ type Peer struct {
 	// routing sends IPv6 pod CIDRs via it when the tunnel underlay is IPv4.
 	Underlay6 netip.Addr
 	VTEPMAC   [6]byte // the peer's VTEP MAC: inner Ethernet destination
-	PodCIDRs  []netip.Prefix
+	// UnderlayMAC is the next hop's Ethernet address toward the peer: the
+	// outer Ethernet destination when the engine writes whole frames.
+	UnderlayMAC [6]byte
+	PodCIDRs    []netip.Prefix
 }
 
 // ErrInvalidConfig wraps every validation failure of a Config.

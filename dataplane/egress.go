@@ -182,7 +182,7 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 			return
 		}
 	}
-	if !l.encapsulate(nh, p, tr, traced) {
+	if !l.encapsulate(f, nh, p, tr, traced) {
 		return
 	}
 	if l.e.opts.UnderlayKind == UnderlayIP && flow.Version == 6 && l.e.opts.Underlay6 != nil {
@@ -193,15 +193,13 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 }
 
 // encapsulate prepends the tunnel headers of nh to p and addresses it.
-func (l *egressLoop) encapsulate(nh *nextHop, p *Packet, tr Tracer, traced bool) bool {
-	if l.e.opts.UnderlayKind == UnderlayUDP {
-		start, r := encap.PrependTunnel(p.Buf, p.Start, p.End, &nh.params)
-		if r != encap.DropNone {
-			l.drop(tr, traced, p, FromEncap(r))
-			return false
-		}
-		p.Start = start
+func (l *egressLoop) encapsulate(f *fib, nh *nextHop, p *Packet, tr Tracer, traced bool) bool {
+	start, r := l.wrap(f, nh, p.Buf, p.Start, p.End)
+	if r != encap.DropNone {
+		l.drop(tr, traced, p, FromEncap(r))
+		return false
 	}
+	p.Start = start
 	p.Addr = nh.dst
 	p.GSO = offload.VirtioNetHdr{}
 	l.tally.tunnel++
@@ -210,6 +208,31 @@ func (l *egressLoop) encapsulate(nh *nextHop, p *Packet, tr Tracer, traced bool)
 			Peer: nh.peer.Name, Outer: nh.dst, Packet: p.Bytes()})
 	}
 	return true
+}
+
+// wrap writes everything the underlay port needs in front of the inner
+// packet buf[start:end]: the tunnel header for a UDP socket, nothing for a
+// raw IPIP socket, and for whole frames also the outer IP (and UDP) and
+// Ethernet headers. It returns the new start.
+func (l *egressLoop) wrap(f *fib, nh *nextHop, buf []byte, start, end int) (int, encap.DropReason) {
+	kind := l.e.opts.UnderlayKind
+	if kind == UnderlayIP {
+		return start, encap.DropNone
+	}
+	innerStart := start
+	start, r := encap.PrependTunnel(buf, start, end, &nh.params)
+	if r != encap.DropNone || kind != UnderlayFrame {
+		return start, r
+	}
+	inner := buf[innerStart:end]
+	if start, r = encap.PrependOuter(buf, start, end, &nh.params, &nh.outer, inner, encap.FlowHash(inner)); r != encap.DropNone {
+		return start, r
+	}
+	etherType := uint16(0x0800)
+	if nh.outer.Dst.Is6() {
+		etherType = 0x86dd
+	}
+	return encap.PrependEthernet(buf, start, nh.peer.UnderlayMAC, f.cfg.LocalUnderlayMAC, etherType)
 }
 
 // flush sends the pending packets to the underlay.

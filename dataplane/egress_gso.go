@@ -23,7 +23,12 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 		return
 	}
 	nseg := (len(pkt) - hdrLen + mss - 1) / mss
-	stride := nh.tunHdrLen + hdrLen + mss
+	frame := l.e.opts.UnderlayKind == UnderlayFrame
+	room := nh.tunHdrLen // bytes in front of each segment
+	if frame {
+		room += nh.frameLen
+	}
+	stride := room + hdrLen + mss
 	if nseg > maxGSOSegments || nseg*stride > len(l.gsoBuf) {
 		l.drop(tr, traced, p, ReasonSegmentFailed)
 		return
@@ -31,7 +36,7 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	for i := 0; i < nseg; i++ {
 		l.gsoOuts[i] = l.gsoBuf[i*stride : (i+1)*stride]
 	}
-	n, err := offload.Segment(pkt, &p.GSO, l.gsoOuts[:nseg], nh.tunHdrLen, l.gsoSizes)
+	n, err := offload.Segment(pkt, &p.GSO, l.gsoOuts[:nseg], room, l.gsoSizes)
 	if err != nil || n == 0 {
 		l.drop(tr, traced, p, ReasonSegmentFailed)
 		return
@@ -42,9 +47,9 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 		tr.Record(&TraceEvent{Dir: Egress, Stage: StageSegment, Segments: n, Packet: pkt})
 	}
 	udp := l.e.opts.UnderlayKind == UnderlayUDP
-	if udp {
+	if udp || frame {
 		for i := 0; i < n; i++ {
-			start, r := encap.PrependTunnel(l.gsoOuts[i], nh.tunHdrLen, nh.tunHdrLen+l.gsoSizes[i], &nh.params)
+			start, r := l.wrap(f, nh, l.gsoOuts[i], room, room+l.gsoSizes[i])
 			if r != encap.DropNone || start != 0 {
 				l.drop(tr, traced, p, FromEncap(r))
 				return
@@ -54,7 +59,7 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	l.tally.tunnel += uint64(n)
 	if traced {
 		tr.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,
-			Peer: nh.peer.Name, Outer: nh.dst, Segments: n, Packet: l.gsoOuts[0][:nh.tunHdrLen+l.gsoSizes[0]]})
+			Peer: nh.peer.Name, Outer: nh.dst, Segments: n, Packet: l.gsoOuts[0][:room+l.gsoSizes[0]]})
 	}
 
 	out := l.gsoOut[:0]
@@ -75,12 +80,12 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	} else {
 		for i := 0; i < n; i++ {
 			v := &l.gsoViews[i]
-			*v = Packet{Buf: l.gsoBuf, Start: i * stride, End: i*stride + nh.tunHdrLen + l.gsoSizes[i], Addr: nh.dst}
+			*v = Packet{Buf: l.gsoBuf, Start: i * stride, End: i*stride + room + l.gsoSizes[i], Addr: nh.dst}
 			out = append(out, v)
 		}
 	}
 	port := l.e.opts.Underlay
-	if !udp && pkt[0]>>4 == 6 && l.e.opts.Underlay6 != nil {
+	if l.e.opts.UnderlayKind == UnderlayIP && pkt[0]>>4 == 6 && l.e.opts.Underlay6 != nil {
 		port = l.e.opts.Underlay6
 	}
 	l.send(port, out)

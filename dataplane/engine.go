@@ -20,6 +20,12 @@ const (
 	// start at the outer IP header, sent packets are the inner IP packet and
 	// the kernel builds the outer IP header.
 	UnderlayIP
+	// UnderlayFrame: the port carries whole Ethernet frames (AF_XDP):
+	// received packets start at the outer Ethernet header, and the engine
+	// writes complete frames — outer Ethernet, IP, UDP and tunnel headers
+	// prepended into the packet's headroom — one per packet (no UDP GSO:
+	// super-packets are split into one frame per segment).
+	UnderlayFrame
 )
 
 // Options configure an Engine. Pod is the pod-side port (a TUN device);

@@ -18,6 +18,8 @@ type nextHop struct {
 	params    encap.Params
 	dst       netip.AddrPort // peer's underlay address and tunnel port
 	tunHdrLen int            // bytes PrependTunnel writes (0 for IPIP)
+	outer     encap.Outer    // outer addresses, for whole frames
+	frameLen  int            // bytes of outer Ethernet + IP (+ UDP) for whole frames
 }
 
 // fib is a Config compiled for the hot path: LPM tables from destination to
@@ -73,6 +75,8 @@ func compile(cfg *Config) (*fib, error) {
 			params:    params,
 			dst:       netip.AddrPortFrom(peer.Underlay, port),
 			tunHdrLen: tunnelHeaderLen(&params),
+			outer:     encap.Outer{Src: cfg.LocalUnderlay, Dst: peer.Underlay},
+			frameLen:  outerFrameLen(cfg),
 		})
 		f.byUnderlay[peer.Underlay] = idx
 		for _, p := range peer.PodCIDRs {
@@ -141,4 +145,17 @@ func tunnelHeaderLen(p *encap.Params) int {
 		return n
 	}
 	return 0
+}
+
+// outerFrameLen is what a whole frame adds in front of the tunnel header:
+// outer Ethernet, IPv4 or IPv6, and UDP unless the encap is IPIP.
+func outerFrameLen(cfg *Config) int {
+	n := encap.EthernetLen + encap.IPv4MinLen
+	if cfg.LocalUnderlay.Is6() {
+		n = encap.EthernetLen + encap.IPv6Len
+	}
+	if cfg.Encap != encap.KindIPIP {
+		n += encap.UDPLen
+	}
+	return n
 }

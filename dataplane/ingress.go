@@ -223,7 +223,14 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 		}
 		innerOff, vni = in.Off, in.VNI
 	} else {
-		d, r := encap.DecapIP(dgram, &f.decap)
+		ipOff := 0
+		if l.e.opts.UnderlayKind == UnderlayFrame {
+			if ipOff = etherIPOffset(dgram); ipOff < 0 {
+				l.drop(tr, traced, dgram, ReasonNotIP)
+				return
+			}
+		}
+		d, r := encap.DecapIP(dgram[ipOff:], &f.decap)
 		if r != encap.DropNone {
 			l.drop(tr, traced, dgram, FromEncap(r))
 			return
@@ -233,7 +240,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 			l.drop(tr, traced, dgram, ReasonUnknownPeer)
 			return
 		}
-		innerOff, vni = d.InnerOff, d.VNI
+		innerOff, vni = ipOff+d.InnerOff, d.VNI
 	}
 	inner := dgram[innerOff:]
 	if traced {
@@ -281,4 +288,17 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if traced {
 		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: l.e.opts.Pod.Name(), Packet: inner})
 	}
+}
+
+// etherIPOffset returns where the IP header of an Ethernet frame starts,
+// or -1 when the frame does not carry IPv4 or IPv6.
+func etherIPOffset(frame []byte) int {
+	if len(frame) < encap.EthernetLen {
+		return -1
+	}
+	switch uint16(frame[12])<<8 | uint16(frame[13]) {
+	case 0x0800, 0x86dd:
+		return encap.EthernetLen
+	}
+	return -1
 }

@@ -20,6 +20,7 @@ const (
 	ReasonNoConfig                                                      // no forwarding config installed yet
 	ReasonBadInnerChecksum                                              // decapsulated TCP/UDP packet with a wrong checksum
 	ReasonOversizeInner                                                 // decapsulated packet above the tunnel MTU that cannot be resegmented
+	ReasonNotIP                                                         // underlay frame that is neither IPv4 nor IPv6
 	numReasons
 )
 
@@ -44,6 +45,7 @@ var pipelineReasonNames = [...]string{
 	ReasonNoConfig - ReasonNoRoute:         "no-config",
 	ReasonBadInnerChecksum - ReasonNoRoute: "bad-inner-checksum",
 	ReasonOversizeInner - ReasonNoRoute:    "oversize-inner",
+	ReasonNotIP - ReasonNoRoute:            "not-ip",
 }
 
 // FromEncap converts a wire-format drop reason into a pipeline reason.
