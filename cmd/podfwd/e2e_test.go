@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/encap"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/internal/topo"
@@ -69,7 +70,7 @@ func TestEndToEnd(t *testing.T) {
 // "fragmentation needed" answer with the tunnel's MTU.
 func checkTooBig(t *testing.T, tp *topo.Topology, c e2eCase) {
 	t.Helper()
-	kind, _, _ := podfwdEncap(c.encap)
+	kind, _, _ := control.EncapKind(c.encap)
 	mtu := 1500 - encap.Overhead(kind, false, 0)
 	from, to := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -81,18 +82,6 @@ func checkTooBig(t *testing.T, tp *topo.Topology, c e2eCase) {
 	if !strings.Contains(string(out), fmt.Sprintf("mtu = %d", mtu)) && !strings.Contains(string(out), fmt.Sprintf("mtu=%d", mtu)) {
 		t.Errorf("DF ping: want fragmentation needed with mtu %d, got:\n%s", mtu, out)
 	}
-}
-
-func podfwdEncap(name string) (encap.Kind, bool, error) {
-	switch name {
-	case "vxlan":
-		return encap.KindVXLAN, false, nil
-	case "geneve":
-		return encap.KindGeneve, false, nil
-	case "ipip":
-		return encap.KindIPIP, false, nil
-	}
-	return 0, true, nil
 }
 
 // injectStrangers sends node 1 two forged tunnel packets from node 2's
@@ -113,7 +102,7 @@ func injectStrangers(t *testing.T, tp *topo.Topology, c e2eCase) {
 			if c.encap == "ipip" {
 				return sendRawIPIP(src, n1.UnderlayIPv4, inner)
 			}
-			kind, _, _ := podfwdEncap(c.encap)
+			kind, _, _ := control.EncapKind(c.encap)
 			params := encap.Params{Kind: kind, VNI: 1, InnerSrcMAC: [6]byte(n2.VTEPMAC), InnerDstMAC: [6]byte(n1.VTEPMAC)}
 			buf := make([]byte, 128+len(inner))
 			copy(buf[128:], inner)
