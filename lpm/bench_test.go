@@ -51,6 +51,22 @@ func BenchmarkLookup4(b *testing.B) {
 				sinkV = acc
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
 			})
+			if !dep {
+				b.Run(prefix+"/impl=lpm-batch", func(b *testing.B) {
+					s := getSet(b, false, n)
+					view := s.t4.View()
+					out := make([]Match, 64)
+					var acc uint32
+					b.ResetTimer()
+					for i := 0; i < b.N; i += 64 {
+						off := i & (probeCount - 1)
+						view.LookupBatch(s.p4[off:off+64], out)
+						acc += out[0].Value
+					}
+					sinkV = acc
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
+				})
+			}
 			b.Run(prefix+"/impl=lpm-netip", func(b *testing.B) {
 				s := getSet(b, false, n)
 				benchNetip(b, s.paddrs, dep, s.t4.LookupAddr)
