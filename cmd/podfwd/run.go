@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/podfwd/podfwd/control"
@@ -21,6 +22,7 @@ func runCommand(args []string) error {
 	ioFlag := fs.String("io", "", "override the config's io: tun | udp-process")
 	encapFlag := fs.String("encap", "", "override the config's encap: vxlan | geneve | ipip | none")
 	debug := fs.Bool("debug", false, "log at debug level")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the daemon to this file until it exits")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -46,6 +48,17 @@ func runCommand(args []string) error {
 	cfg, err := file.DataplaneConfig(control.LookupInterface)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
