@@ -21,6 +21,11 @@ demo: deps build
 deps:
 	./scripts/deps.sh
 
+# kube-apiserver, kubectl, etcd and CNI plugins for internal/kubetest, built
+# once into a cache outside the checkout (minutes when cold, instant after).
+kube-tools:
+	./scripts/kube-tools.sh
+
 vet:
 	$(GO) vet $(PKGS)
 
@@ -32,7 +37,7 @@ unit:
 race:
 	$(GO) test -count=1 -race -timeout 15m -run 'Concurrent' $(RACE_PKGS)
 
-test: deps vet unit race
+test: deps kube-tools vet unit race
 
 # Longer fuzzing by hand: make fuzz FUZZ=FuzzDecapVXLAN PKG=./encap TIME=60s
 fuzz:

@@ -13,6 +13,7 @@
 # Debian's kubernetes-client is 1.20, too far from a 1.37 apiserver for the
 # supported version skew, so kubectl is built here at the apiserver's version.
 set -euo pipefail
+trap 'echo "kube-tools: FAILED at line $LINENO (exit $?)" >&2' ERR
 
 mode=${1:-}
 case "$mode" in "" | --env) ;; *) echo "kube-tools: unknown argument $mode" >&2; exit 2 ;; esac
@@ -26,7 +27,8 @@ mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
 
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+# An exported GOFLAGS replaces `go env -w GOFLAGS`, so say everything here.
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath -buildvcs=false"
 export CGO_ENABLED=0
 
 modver() { (cd "$tools" && go list -m -f '{{.Version}}' "$1"); }
