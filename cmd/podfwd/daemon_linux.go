@@ -23,12 +23,13 @@ func (u *undoStack) run() {
 	*u = nil
 }
 
-// runDaemon brings the node's dataplane up, forwards until ctx ends, and
+// runDaemon brings the node's dataplane up with cfg, applies every later
+// config from updates (nil for a static config) until ctx ends, and
 // removes everything it created on the way out.
-func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config) (err error) {
+func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) (err error) {
 	_, native, _ := control.EncapKind(file.Encap)
 	if native {
-		return runNative(ctx, log, file, cfg)
+		return runNative(ctx, log, file, cfg, updates)
 	}
 	var undo undoStack
 	defer func() {
@@ -74,6 +75,12 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		"underlay", cfg.LocalUnderlay, "tun", ports.tunName, "tunMTU", mtu,
 		"offloads", ports.offloads, "peers", len(cfg.Peers), "routes", len(routes))
 
+	go applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
+		if err := engine.SetConfig(next); err != nil {
+			return err
+		}
+		return control.ReconcileRoutes(tunRoutes(next, ports.tunIndex))
+	})
 	runErr := engine.Run(ctx) // closes the ports when ctx ends
 	if rerr := control.RemoveOwnedRoutes(); rerr != nil {
 		log.Warn("removing routes", "err", rerr)
@@ -97,9 +104,50 @@ func tunRoutes(cfg *dataplane.Config, tunIndex int) []control.Route {
 	return routes
 }
 
+// applyUpdates applies each config from updates with apply until ctx ends.
+// A config that fails is logged and the previous one stays in force:
+// forwarding never stops for a bad update.
+func applyUpdates(ctx context.Context, log *slog.Logger, updates <-chan *dataplane.Config, apply func(*dataplane.Config) error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case next, ok := <-updates:
+			if !ok {
+				return
+			}
+			if err := apply(next); err != nil {
+				log.Error("config update not applied; keeping the previous one", "generation", next.Generation, "err", err)
+				continue
+			}
+			log.Info("config applied", "generation", next.Generation, "peers", len(next.Peers))
+		}
+	}
+}
+
 // runNative programs routes to each peer's pod CIDRs via the peer's
 // underlay address (host-gw); no packet passes through podfwd.
-func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config) error {
+func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) error {
+	routes := nativeRoutes(log, cfg)
+	if err := control.ReconcileRoutes(routes); err != nil {
+		_ = control.RemoveOwnedRoutes()
+		return fmt.Errorf("routes: %w", err)
+	}
+	log.Info("podfwd up", "node", file.NodeName, "encap", "none", "routes", len(routes))
+	applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
+		return control.ReconcileRoutes(nativeRoutes(log, next))
+	})
+	<-ctx.Done()
+	if err := control.RemoveOwnedRoutes(); err != nil {
+		return fmt.Errorf("removing routes: %w", err)
+	}
+	log.Info("podfwd down", "node", file.NodeName)
+	return nil
+}
+
+// nativeRoutes are the routes to every peer's pod CIDRs via the peer's
+// underlay address of the same IP family.
+func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []control.Route {
 	var routes []control.Route
 	for _, p := range cfg.Peers {
 		for _, cidr := range p.PodCIDRs {
@@ -114,17 +162,7 @@ func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 			routes = append(routes, control.Route{Dst: cidr, Gateway: gw})
 		}
 	}
-	if err := control.ReconcileRoutes(routes); err != nil {
-		_ = control.RemoveOwnedRoutes()
-		return fmt.Errorf("routes: %w", err)
-	}
-	log.Info("podfwd up", "node", file.NodeName, "encap", "none", "routes", len(routes))
-	<-ctx.Done()
-	if err := control.RemoveOwnedRoutes(); err != nil {
-		return fmt.Errorf("removing routes: %w", err)
-	}
-	log.Info("podfwd down", "node", file.NodeName)
-	return nil
+	return routes
 }
 
 func logCounters(log *slog.Logger, e *dataplane.Engine) {

@@ -62,5 +62,5 @@ func runCommand(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return runDaemon(ctx, log, file, cfg)
+	return runDaemon(ctx, log, file, cfg, nil)
 }
