@@ -2,7 +2,8 @@ package offload
 
 import (
 	"encoding/binary"
-	"math/bits"
+
+	"github.com/podfwd/podfwd/encap"
 )
 
 // The Internet checksum (RFC 1071) is a ones'-complement sum of 16-bit
@@ -11,34 +12,12 @@ import (
 // end-around carry and fold once. Every slice handed to sumBytes is taken to
 // start on a 16-bit boundary of the checksummed stream.
 
-// sumBytes adds the bytes of b to the unfolded accumulator acc.
+// sumBytes adds the bytes of b to the unfolded accumulator acc. The sum
+// itself is encap's (one implementation of RFC 1071 in the project, tuned
+// there); a folded 16-bit sum added to a wider accumulator is still the
+// same ones'-complement sum.
 func sumBytes(b []byte, acc uint64) uint64 {
-	var c uint64
-	for len(b) >= 32 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:]), c)
-		b = b[32:]
-	}
-	for len(b) >= 8 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), c)
-		b = b[8:]
-	}
-	if len(b) >= 4 {
-		acc, c = bits.Add64(acc, uint64(binary.BigEndian.Uint32(b)), c)
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		acc, c = bits.Add64(acc, uint64(binary.BigEndian.Uint16(b)), c)
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc, c = bits.Add64(acc, uint64(b[0])<<8, c)
-	}
-	// Adding the last carry can itself carry out once more.
-	acc, c = bits.Add64(acc, 0, c)
-	return acc + c
+	return acc + uint64(encap.Sum(b, 0))
 }
 
 // foldSum reduces an accumulator to the 16-bit ones'-complement sum (not

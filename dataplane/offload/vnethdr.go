@@ -2,7 +2,7 @@
 // kernel hands to a TUN device opened with IFF_VNET_HDR: splitting GSO
 // super-packets into MSS-sized segments and coalescing received TCP segments
 // into super-packets (GRO). It works on byte slices only; it does no I/O and
-// imports nothing else of podfwd.
+// imports nothing of podfwd but encap (for the checksum).
 package offload
 
 import (
