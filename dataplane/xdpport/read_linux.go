@@ -1,0 +1,95 @@
+package xdpport
+
+import (
+	"net/netip"
+
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/dataplane/offload"
+)
+
+// ReadBatch gives back the frames of the previous batch, then blocks until
+// at least one frame arrives and lends up to len(pkts) of them: each
+// packet's Buf becomes the whole UMEM frame, with the received Ethernet
+// frame at Buf[Start:End] and the frame's headroom in front of it. The
+// packets stay valid until the next ReadBatch or Close. It returns
+// dataplane.ErrPortClosed once the port is closed.
+func (p *Port) ReadBatch(pkts []*dataplane.Packet) (int, error) {
+	p.calls.Add(1)
+	if p.closed.Load() {
+		return p.readClosed()
+	}
+	p.giveBack()
+	want := min(len(pkts), len(p.rx))
+	for {
+		n, err := p.sock.Receive(p.rx[:want])
+		if err != nil {
+			p.calls.Add(-1)
+			return 0, err
+		}
+		if k := p.lend(pkts, n); k > 0 {
+			p.holding.Store(true)
+			p.calls.Add(-1)
+			return k, nil
+		}
+		if n == 0 {
+			if _, err := p.sock.Wait(-1); err != nil {
+				p.calls.Add(-1)
+				return 0, err
+			}
+		}
+		if p.closed.Load() {
+			return p.readClosed()
+		}
+	}
+}
+
+// lend points pkts at the n descriptors in p.rx and records them as held.
+// A descriptor outside the UMEM (never seen: the kernel validates them)
+// names no frame of ours, so it is skipped.
+func (p *Port) lend(pkts []*dataplane.Packet, n int) int {
+	k := 0
+	for _, d := range p.rx[:n] {
+		frame, off := p.sock.WholeFrame(d)
+		if frame == nil {
+			continue
+		}
+		pk := pkts[k]
+		pk.Buf, pk.Start, pk.End = frame, off, off+int(d.Len)
+		pk.GSO = offload.VirtioNetHdr{}
+		pk.Addr = netip.AddrPort{}
+		pk.Segments, pk.SegmentSize = 0, 0
+		p.lent[d.Addr/p.frameSize].Store(frameLent)
+		p.held = append(p.held, d)
+		k++
+	}
+	return k
+}
+
+// giveBack releases the frames lent in the previous batch to the fill ring,
+// except those the writer took to send in place: the completion ring
+// returns those.
+func (p *Port) giveBack() {
+	if len(p.held) == 0 {
+		return
+	}
+	rel := p.release[:0]
+	for _, d := range p.held {
+		if p.lent[d.Addr/p.frameSize].Swap(frameIdle) != frameSent {
+			rel = append(rel, d)
+		}
+	}
+	p.held = p.held[:0]
+	p.holding.Store(false)
+	if len(rel) > 0 {
+		p.sock.Release(rel)
+	}
+}
+
+// readClosed ends a ReadBatch on a closed port: the caller is done with
+// its last batch, so the port can now be freed if Close had to leave it.
+func (p *Port) readClosed() (int, error) {
+	p.holding.Store(false)
+	p.calls.Add(-1)
+	_ = p.Close()
+	return 0, dataplane.ErrPortClosed
+}
