@@ -1,0 +1,188 @@
+package trace
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/encap"
+)
+
+// Hint tells the dissector what tunnels the node speaks, so that a packet
+// the engine sees can be split into outer and inner headers. The zero value
+// guesses VXLAN or Geneve from the tunnel header and knows the IANA ports
+// and flannel's 8472.
+type Hint struct {
+	Kind encap.Kind // the node's tunnel format
+	Port uint16     // its UDP port; 0: the format's default
+}
+
+// HintFor returns the hint of a dataplane config (nil gives the zero hint).
+func HintFor(cfg *dataplane.Config) Hint {
+	if cfg == nil {
+		return Hint{}
+	}
+	return Hint{Kind: cfg.Encap, Port: cfg.Port}
+}
+
+// layer is one IP header of a packet with its transport ports.
+type layer struct {
+	src, dst netip.Addr
+	version  uint8
+	proto    uint8
+	sport    uint16
+	dport    uint16
+}
+
+// view is what a filter looks at: up to two IP layers (outer, inner) and
+// the tunnel's VNI. It lives on the stack of Match.
+type view struct {
+	n      int
+	layers [2]layer
+	hasVNI bool
+	vni    uint32
+}
+
+func (v *view) add(f *encap.Flow) {
+	if v.n < len(v.layers) {
+		v.layers[v.n] = layer{src: f.Src, dst: f.Dst, version: f.Version, proto: f.Proto, sport: f.SrcPort, dport: f.DstPort}
+		v.n++
+	}
+}
+
+// dissect fills v from pkt as the engine sees it in direction dir: an
+// inner IP packet on egress; on ingress either an outer IP packet (raw
+// socket and AF_XDP io) or a UDP tunnel payload (UDP socket io), told apart
+// by the first nibble (a VXLAN or Geneve header never starts with 4 or 6).
+func (h *Hint) dissect(dir dataplane.Direction, pkt []byte, v *view) {
+	if len(pkt) == 0 {
+		return
+	}
+	var f encap.Flow
+	if dir == dataplane.Egress || pkt[0]>>4 == 4 || pkt[0]>>4 == 6 {
+		if encap.ParseInner(pkt, &f) != encap.DropNone {
+			return
+		}
+		v.add(&f)
+		if dir == dataplane.Egress {
+			return
+		}
+		hl := encap.IPv6Len
+		if f.Version == 4 {
+			hl = int(pkt[0]&0x0f) * 4
+		}
+		switch {
+		case f.Proto == encap.ProtoIPIP || f.Proto == encap.ProtoIPv6:
+			h.inner(pkt[hl:], v)
+		case f.Proto == encap.ProtoUDP && h.isTunnelPort(f.DstPort) && len(pkt) >= hl+encap.UDPLen:
+			h.payload(pkt[hl+encap.UDPLen:], h.kindForPort(f.DstPort), v)
+		}
+		return
+	}
+	h.payload(pkt, h.Kind, v)
+}
+
+func (h *Hint) inner(pkt []byte, v *view) {
+	var f encap.Flow
+	if encap.ParseInner(pkt, &f) == encap.DropNone {
+		v.add(&f)
+	}
+}
+
+// payload dissects a VXLAN or Geneve header and the inner packet after it.
+func (h *Hint) payload(pkt []byte, kind encap.Kind, v *view) {
+	if len(pkt) < 8 {
+		return
+	}
+	if kind != encap.KindVXLAN && kind != encap.KindGeneve {
+		kind = encap.KindGeneve
+		if pkt[0] == 0x08 { // VXLAN: only the I flag set
+			kind = encap.KindVXLAN
+		}
+	}
+	// Both headers carry the VNI in bytes 4..6; take it as the expected
+	// one so that a packet with a foreign VNI is still dissected.
+	vni := binary.BigEndian.Uint32(pkt[4:8]) >> 8
+	in, r := encap.DecapUDPPayload(pkt, kind, vni)
+	if r != encap.DropNone {
+		return
+	}
+	v.hasVNI, v.vni = true, vni
+	h.inner(pkt[in.Off:], v)
+}
+
+func (h *Hint) isTunnelPort(p uint16) bool {
+	if h.Port != 0 && p == h.Port {
+		return true
+	}
+	return p == encap.DefaultVXLANPort || p == encap.DefaultGenevePort || p == 8472
+}
+
+func (h *Hint) kindForPort(p uint16) encap.Kind {
+	switch {
+	case h.Port != 0 && p == h.Port:
+		return h.Kind
+	case p == encap.DefaultGenevePort:
+		return encap.KindGeneve
+	}
+	return encap.KindVXLAN
+}
+
+// match evaluates n against v.
+func (n *node) match(v *view) bool {
+	switch n.kind {
+	case nodeAll:
+		return true
+	case nodeAnd:
+		return n.left.match(v) && n.right.match(v)
+	case nodeOr:
+		return n.left.match(v) || n.right.match(v)
+	case nodeNot:
+		return !n.left.match(v)
+	case nodeVNI:
+		return v.hasVNI && v.vni == n.num
+	}
+	for i := 0; i < v.n; i++ {
+		if n.matchLayer(&v.layers[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *node) matchLayer(l *layer) bool {
+	switch n.kind {
+	case nodeHost:
+		return n.addrs(l, func(a netip.Addr) bool { return a == n.addr })
+	case nodeNet:
+		return n.addrs(l, n.prefix.Contains)
+	case nodePort:
+		if !hasPorts(l.proto) {
+			return false
+		}
+		p := uint16(n.num)
+		return (n.side != dstSide && l.sport == p) || (n.side != srcSide && l.dport == p)
+	case nodeProto:
+		return uint32(l.proto) == n.num || uint32(l.proto) == n.num2
+	case nodeVersion:
+		return uint32(l.version) == n.num
+	}
+	return false
+}
+
+func (n *node) addrs(l *layer, ok func(netip.Addr) bool) bool {
+	return (n.side != dstSide && ok(l.src)) || (n.side != srcSide && ok(l.dst))
+}
+
+func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 || proto == 132 }
+
+// Match reports whether pkt, seen by the engine in direction dir, passes
+// the filter. It allocates nothing and only reads pkt.
+func (f *Filter) Match(h *Hint, dir dataplane.Direction, pkt []byte) bool {
+	if f.root.kind == nodeAll {
+		return true
+	}
+	var v view
+	h.dissect(dir, pkt, &v)
+	return f.root.match(&v)
+}
