@@ -66,11 +66,13 @@ func Start(t testing.TB) *Cluster {
 
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
+	begin := time.Now()
 	etcd, etcdURL, err := startEtcd(ctx, tl.Etcd, c.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.etcd = etcd
+	etcdReady := time.Since(begin)
 
 	if c.keys, err = newPKI(c.Dir); err != nil {
 		t.Fatal(err)
@@ -102,6 +104,8 @@ func Start(t testing.TB) *Cluster {
 	if err := c.startAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("kubetest: etcd ready in %v, apiserver %s ready in %v",
+		etcdReady.Round(time.Millisecond), c.host, time.Since(begin).Round(time.Millisecond))
 	return c
 }
 
@@ -142,7 +146,12 @@ func (c *Cluster) Restart() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	return c.startAPIServer(ctx)
+	begin := time.Now()
+	if err := c.startAPIServer(ctx); err != nil {
+		return err
+	}
+	c.t.Logf("kubetest: apiserver restarted, ready in %v", time.Since(begin).Round(time.Millisecond))
+	return nil
 }
 
 // Kubectl runs kubectl against the cluster with args and returns its
@@ -158,7 +167,8 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) ([]byte, error) {
 	return out, nil
 }
 
-// cleanup kills both process groups and, if the test failed, prints the
+// cleanup kills both process groups at once (the data is thrown away, so a
+// graceful shutdown only costs time) and, if the test failed, prints the
 // tail of each log.
 func (c *Cluster) cleanup() {
 	c.mu.Lock()
@@ -167,7 +177,7 @@ func (c *Cluster) cleanup() {
 		if p == nil {
 			continue
 		}
-		p.stop(5 * time.Second)
+		p.stop(0)
 		if c.t.Failed() {
 			c.t.Logf("---- %s log (last 60 lines of %s) ----\n%s", p.name, p.logPath, tailFile(p.logPath, 60))
 		}

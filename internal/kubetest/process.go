@@ -58,7 +58,8 @@ func (p *process) running() bool {
 }
 
 // stop sends SIGTERM to the whole process group, waits up to grace for an
-// orderly exit, then SIGKILLs the group. It is safe to call more than once.
+// orderly exit, then SIGKILLs the group (grace 0 kills at once). It is safe
+// to call more than once.
 func (p *process) stop(grace time.Duration) {
 	pgid := p.cmd.Process.Pid
 	if !p.running() {
