@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,55 +12,100 @@ import (
 	"github.com/podfwd/podfwd/internal/topo"
 )
 
-// iperfResult is the part of `iperf3 -J` output we read.
-type iperfResult struct {
+// ErrIperf is wrapped by every iperf3 failure.
+var ErrIperf = errors.New("iperf3 failed")
+
+// iperfReport is the part of `iperf3 -J` output we read (iperf 3.12 and
+// later: UDP runs carry sum_received too).
+type iperfReport struct {
 	End struct {
 		SumSent struct {
+			Bytes         float64 `json:"bytes"`
 			BitsPerSecond float64 `json:"bits_per_second"`
 			Retransmits   int     `json:"retransmits"`
+			Packets       int64   `json:"packets"`
 		} `json:"sum_sent"`
 		SumReceived struct {
+			Seconds       float64 `json:"seconds"`
+			Bytes         float64 `json:"bytes"`
 			BitsPerSecond float64 `json:"bits_per_second"`
+			Packets       int64   `json:"packets"`
+			LostPackets   int64   `json:"lost_packets"`
 		} `json:"sum_received"`
 	} `json:"end"`
 	Error string `json:"error"`
 }
 
-// iperfTCP runs an iperf3 server in pod `to` and one TCP stream from pod
-// `from` for d, returning the receiver's rate in Gbit/s and the sender's
-// retransmits.
-func iperfTCP(ctx context.Context, from, to *topo.Pod, d time.Duration) (float64, int, error) {
+// iperfOut is what one iperf3 run measured.
+type iperfOut struct {
+	gbps        float64 // receiver's rate
+	bytes       float64 // received
+	retransmits int     // TCP, sender side
+	pps         float64 // UDP, datagrams received per second
+	loss        float64 // UDP, lost fraction
+}
+
+// parseIperf reads `iperf3 -J` output.
+func parseIperf(out []byte) (iperfOut, error) {
+	var r iperfReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		return iperfOut{}, fmt.Errorf("%w: output is not iperf3 JSON: %w", ErrIperf, err)
+	}
+	if r.Error != "" {
+		return iperfOut{}, fmt.Errorf("%w: %s", ErrIperf, r.Error)
+	}
+	rx := r.End.SumReceived
+	o := iperfOut{gbps: rx.BitsPerSecond / 1e9, bytes: rx.Bytes, retransmits: r.End.SumSent.Retransmits}
+	if rx.Packets > 0 && rx.Seconds > 0 {
+		got := rx.Packets - rx.LostPackets
+		o.pps = float64(max(got, 0)) / rx.Seconds
+		o.loss = float64(rx.LostPackets) / float64(rx.Packets)
+	}
+	return o, nil
+}
+
+// iperfTCP runs an iperf3 server in pod `to` and `streams` TCP streams from
+// pod `from` for d.
+func iperfTCP(ctx context.Context, from, to *topo.Pod, d time.Duration, streams int) (iperfOut, error) {
+	return iperf(ctx, from, to, d, "-P", strconv.Itoa(streams))
+}
+
+// iperfUDP64 runs iperf3's UDP test with 64-byte payloads at unlimited
+// rate: the cross-check of our own generator.
+func iperfUDP64(ctx context.Context, from, to *topo.Pod, d time.Duration) (iperfOut, error) {
+	return iperf(ctx, from, to, d, "-u", "-l", "64", "-b", "0")
+}
+
+func iperf(ctx context.Context, from, to *topo.Pod, d time.Duration, args ...string) (iperfOut, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	srv := to.Command(ctx, "iperf3", "-s", "-1", "--forceflush", "-B", to.IPv4.String())
 	srvOut := &lockedBuffer{}
 	srv.Stdout, srv.Stderr = srvOut, srvOut
 	if err := srv.Start(); err != nil {
-		return 0, 0, fmt.Errorf("iperf3 server: %w", err)
+		return iperfOut{}, fmt.Errorf("%w: server: %w", ErrIperf, err)
 	}
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	for start := time.Now(); !strings.Contains(srvOut.String(), "listening"); {
 		if time.Since(start) > 10*time.Second {
-			return 0, 0, fmt.Errorf("iperf3 server in %s not listening after 10s: %s", to.Namespace, srvOut)
+			return iperfOut{}, fmt.Errorf("%w: server in %s not listening after 10s: %s", ErrIperf, to.Namespace, srvOut)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	secs := strconv.Itoa(max(1, int(d/time.Second)))
+	secs := strconv.Itoa(max(1, int((d+time.Second/2)/time.Second)))
+	client := append([]string{"-c", to.IPv4.String(), "-t", secs, "-J"}, args...)
 	var out []byte
 	var err error
 	for try := 0; try < 20; try++ { // the server needs a moment to listen
-		out, err = from.Command(ctx, "iperf3", "-c", to.IPv4.String(), "-t", secs, "-J").Output()
+		out, err = from.Command(ctx, "iperf3", client...).Output()
 		if err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var r iperfResult
-	if jerr := json.Unmarshal(out, &r); jerr != nil {
-		return 0, 0, fmt.Errorf("iperf3 client: %v (%v): %s", err, jerr, out)
+	o, perr := parseIperf(out)
+	if perr != nil {
+		return o, fmt.Errorf("%w (client exit: %v; server: %s)", perr, err, strings.TrimSpace(srvOut.String()))
 	}
-	if r.Error != "" {
-		return 0, 0, fmt.Errorf("iperf3: %s (server: %s)", r.Error, srvOut)
-	}
-	return r.End.SumReceived.BitsPerSecond / 1e9, r.End.SumSent.Retransmits, nil
+	return o, nil
 }

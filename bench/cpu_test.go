@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func TestParseMachineBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	stat := "cpu  100 20 300 9999 55 7 13 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\nintr 1\n"
+	got, err := parseMachineBusy([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(100+20+300+7+13) / userHZ; math.Abs(got-want) > 1e-9 {
+		t.Errorf("busy = %v, want %v (idle, iowait and steal excluded)", got, want)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7", "cpu 1 2 3", "cpu 1 2 x 4 5 6 7 8"} {
+		if _, err := parseMachineBusy([]byte(bad)); !errors.Is(err, ErrProcFormat) {
+			t.Errorf("parseMachineBusy(%q) err = %v, want ErrProcFormat", bad, err)
+		}
+	}
+}
+
+func TestParseProcessCPU(t *testing.T) {
+	// A command name with spaces and a ')' must not shift the fields.
+	stat := "4242 (pod fwd) x) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 0 0\n"
+	got, err := parseProcessCPU([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 325.0 / userHZ; math.Abs(got-want) > 1e-9 {
+		t.Errorf("cpu = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"", "1 (x S 1 2", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 10 -5 0"} {
+		if _, err := parseProcessCPU([]byte(bad)); !errors.Is(err, ErrProcFormat) {
+			t.Errorf("parseProcessCPU(%q) err = %v, want ErrProcFormat", bad, err)
+		}
+	}
+}
+
+func TestLiveProcReadable(t *testing.T) {
+	if _, err := machineBusy(); err != nil {
+		t.Fatalf("this machine's /proc/stat: %v", err)
+	}
+	c := startCPU([]int{1 << 30}) // no such pid: counts nothing
+	if _, d := c.since(); d != 0 {
+		t.Errorf("a missing process counted %v s", d)
+	}
+}
+
+func FuzzParseMachineBusy(f *testing.F) {
+	f.Add([]byte("cpu  100 20 300 9999 55 7 13 8 0 0\n"))
+	f.Add([]byte("cpu 1 2 3 4 5 6 7\n"))
+	f.Add([]byte("cpu 18446744073709551615 1 1 1 1 1 1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parseMachineBusy(b)
+		if err == nil && (v < 0 || math.IsNaN(v)) {
+			t.Errorf("busy %v from %q", v, b)
+		}
+	})
+}
+
+func FuzzParseProcessCPU(f *testing.F) {
+	f.Add([]byte("4242 (podfwd) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 0 0"))
+	f.Add([]byte("1 ((a)) R 0 0 0 0 0 0 0 0 0 0 1 2"))
+	f.Add([]byte(")"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := parseProcessCPU(b)
+		if err == nil && (v < 0 || math.IsNaN(v)) {
+			t.Errorf("cpu %v from %q", v, b)
+		}
+	})
+}

@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/podfwd/podfwd/internal/topo"
+)
+
+// ErrIONotImplemented is wrapped when `podfwd run` rejects the mode's io
+// by name: the daemon has no such io path yet, which the harness reports
+// as an unsupported row rather than a failure.
+var ErrIONotImplemented = errors.New("io not implemented in podfwd run")
+
+// daemons are the `podfwd run` processes of one mode, one per node.
+type daemons struct {
+	cmds  []*exec.Cmd
+	waits []chan error
+	dir   string
+}
+
+// pids are the daemons' process ids. `ip netns exec` execs the program,
+// so each is podfwd's own pid, whose /proc stat counts its CPU time.
+func (d *daemons) pids() []int {
+	var pids []int
+	for _, c := range d.cmds {
+		pids = append(pids, c.Process.Pid)
+	}
+	return pids
+}
+
+// stop sends SIGTERM to every daemon and waits for it to exit (SIGKILL
+// after 10s), then removes the config files.
+func (d *daemons) stop() {
+	for i, c := range d.cmds {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.waits[i]:
+		case <-time.After(10 * time.Second):
+			_ = c.Process.Kill()
+			<-d.waits[i]
+		}
+	}
+	os.RemoveAll(d.dir)
+}
+
+// startDaemons runs `podfwd run` in every node of tp and waits for each to
+// say it is up. On error nothing is left running.
+func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string) (*daemons, error) {
+	if bin == "" {
+		var err error
+		if bin, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "podfwd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	d := &daemons{dir: dir}
+	for _, n := range tp.Nodes {
+		path := filepath.Join(dir, n.Namespace+".yaml")
+		if err := os.WriteFile(path, []byte(NodeConfig(tp, n, mode.IO, mode.Encap, mode.Port)), 0o600); err != nil {
+			d.stop()
+			return nil, err
+		}
+		log := &lockedBuffer{}
+		c := n.Command(ctx, bin, "run", "--config", path)
+		c.Stdout, c.Stderr = log, log
+		if err := c.Start(); err != nil {
+			d.stop()
+			return nil, err
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Wait() }()
+		d.cmds, d.waits = append(d.cmds, c), append(d.waits, done)
+		if err := waitUp(log, done); err != nil {
+			d.stop()
+			if rejected := fmt.Sprintf("io: %q is not one of", mode.IO); strings.Contains(log.String(), rejected) {
+				return nil, fmt.Errorf("%w: %s", ErrIONotImplemented, firstLineWith(log.String(), rejected))
+			}
+			return nil, fmt.Errorf("podfwd on %s: %w", n.Namespace, err)
+		}
+	}
+	return d, nil
+}
+
+func firstLineWith(s, sub string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, sub) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+func waitUp(log *lockedBuffer, done chan error) error {
+	deadline := time.After(15 * time.Second)
+	for !strings.Contains(log.String(), "podfwd up") {
+		select {
+		case err := <-done:
+			done <- err
+			return fmt.Errorf("exited before coming up (%v): %s", err, log)
+		case <-deadline:
+			return errors.New("not up after 15s: " + log.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// lockedBuffer collects a process's output for reading while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

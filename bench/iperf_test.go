@@ -1,0 +1,56 @@
+package bench
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+// iperfUDPSample is the shape of iperf 3.12's UDP JSON (trimmed).
+const iperfUDPSample = `{"start":{},"intervals":[],"end":{
+ "sum":{"bytes":8430720,"packets":131730,"lost_packets":70418,"sender":true},
+ "sum_sent":{"bytes":8430720,"bits_per_second":67053763.7,"packets":131730},
+ "sum_received":{"seconds":1.006243,"bytes":3923904,"bits_per_second":31196472.4,"packets":131729,"lost_packets":70418}}}`
+
+const iperfTCPSample = `{"end":{"sum_sent":{"bytes":1000,"bits_per_second":2.5e9,"retransmits":7},
+ "sum_received":{"seconds":1,"bytes":900,"bits_per_second":2.4e9}}}`
+
+func TestParseIperf(t *testing.T) {
+	tcp, err := parseIperf([]byte(iperfTCPSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tcp.gbps != 2.4 || tcp.retransmits != 7 || tcp.bytes != 900 || tcp.pps != 0 {
+		t.Errorf("tcp = %+v", tcp)
+	}
+	udp, err := parseIperf([]byte(iperfUDPSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (131729.0 - 70418) / 1.006243; math.Abs(udp.pps-want) > 1e-6 {
+		t.Errorf("udp pps = %v, want %v (received, not sent)", udp.pps, want)
+	}
+	if want := 70418.0 / 131729; math.Abs(udp.loss-want) > 1e-9 {
+		t.Errorf("udp loss = %v, want %v", udp.loss, want)
+	}
+	for _, bad := range []string{"", "not json", `{"error":"unable to connect to server"}`} {
+		if _, err := parseIperf([]byte(bad)); !errors.Is(err, ErrIperf) {
+			t.Errorf("parseIperf(%q) err = %v, want ErrIperf", bad, err)
+		}
+	}
+}
+
+func FuzzParseIperf(f *testing.F) {
+	f.Add([]byte(iperfUDPSample))
+	f.Add([]byte(iperfTCPSample))
+	f.Add([]byte(`{"end":{"sum_received":{"seconds":0,"packets":5,"lost_packets":9}}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, err := parseIperf(b)
+		if err != nil {
+			return
+		}
+		if math.IsNaN(o.pps) || math.IsInf(o.pps, 0) || o.pps < 0 {
+			t.Errorf("pps %v from %q", o.pps, b)
+		}
+	})
+}
