@@ -28,7 +28,28 @@ type File struct {
 	TUN      TUN      `yaml:"tun"`
 	Offloads Offloads `yaml:"offloads"`
 	Peers    []Peer   `yaml:"peers"`
+	// Admin places the admin socket (podfwd trace) and the metrics listener.
+	Admin Admin `yaml:"admin"`
 }
+
+// Admin configures the operator interfaces. Empty values take the
+// defaults; AdminOff ("off") disables one.
+type Admin struct {
+	// Socket is the unix socket of the admin API (root only, mode 0600).
+	// Paths are global across network namespaces: daemons sharing a host
+	// filesystem need one each.
+	Socket string `yaml:"socket"`
+	// MetricsAddress is the TCP address of /metrics, /healthz and /readyz,
+	// in the daemon's network namespace.
+	MetricsAddress string `yaml:"metrics"`
+}
+
+// Admin defaults, and the value that switches an admin listener off.
+const (
+	DefaultAdminSocket    = "/run/podfwd/podfwd.sock"
+	DefaultMetricsAddress = "127.0.0.1:9810"
+	AdminOff              = "off"
+)
 
 // Underlay names the node's underlay interface and address.
 type Underlay struct {
@@ -94,6 +115,12 @@ func ParseFile(data []byte) (*File, error) {
 	}
 	if f.TUN.Name == "" {
 		f.TUN.Name = "podfwd0"
+	}
+	if f.Admin.Socket == "" {
+		f.Admin.Socket = DefaultAdminSocket
+	}
+	if f.Admin.MetricsAddress == "" {
+		f.Admin.MetricsAddress = DefaultMetricsAddress
 	}
 	if f.NodeName == "" {
 		f.NodeName = os.Getenv("NODE_NAME")

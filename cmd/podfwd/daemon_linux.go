@@ -61,6 +61,11 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	if err := engine.SetConfig(cfg); err != nil {
 		return err
 	}
+	stopAdmin, err := startAdmin(log, file, engine, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	routes := tunRoutes(cfg, ports.tunIndex)
 	undo.push(func() {
 		if err := control.RemoveOwnedRoutes(); err != nil {

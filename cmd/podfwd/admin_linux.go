@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/podfwd/podfwd/admin"
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
+)
+
+// startAdmin serves the admin API on the configured unix socket and the
+// metrics, /healthz and /readyz on the configured TCP address, for engine.
+// Neither is allowed to stop forwarding: a listener that cannot be opened
+// (another daemon holds the socket, no loopback in the namespace) is
+// logged and skipped. stop ends trace sessions and closes both listeners.
+func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config) (stop func(), err error) {
+	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO})
+	tun := file.TUN.Name
+	srv.Ready = func() error { return linkUp(tun) }
+	var servers []*http.Server
+	serve := func(what string, l net.Listener, h http.Handler) {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		servers = append(servers, hs)
+		go func() {
+			if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Warn("admin listener failed", "what", what, "err", err)
+			}
+		}()
+		log.Info("admin listening", "what", what, "addr", l.Addr().String())
+	}
+	if path := file.Admin.Socket; path != control.AdminOff {
+		if l, err := admin.ListenUnix(path); err != nil {
+			log.Warn("admin socket unavailable; podfwd trace cannot attach to this daemon", "err", err)
+		} else {
+			serve("api", l, srv.AdminHandler())
+		}
+	}
+	if addr := file.Admin.MetricsAddress; addr != control.AdminOff {
+		if l, err := net.Listen("tcp", addr); err != nil {
+			log.Warn("metrics listener unavailable", "addr", addr, "err", err)
+		} else {
+			serve("metrics", l, srv.MetricsHandler())
+		}
+	}
+	return func() {
+		srv.Close() // ends trace streams, so Shutdown need not wait for them
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, hs := range servers {
+			if err := hs.Shutdown(ctx); err != nil {
+				hs.Close()
+			}
+		}
+	}, nil
+}
+
+// linkUp says why the pod-side link is not up, or nil.
+func linkUp(name string) error {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	if ifi.Flags&net.FlagUp == 0 {
+		return fmt.Errorf("link %s is down", name)
+	}
+	return nil
+}
