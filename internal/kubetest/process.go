@@ -41,6 +41,9 @@ func startProcess(name, bin string, args []string, logPath string) (*process, er
 	p := &process{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
+		// Kill whatever the leader left in its group right away: later, the
+		// group id could name an unrelated process group.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		logFile.Close()
 		close(p.exited)
 	}()
@@ -63,13 +66,12 @@ func (p *process) running() bool {
 func (p *process) stop(grace time.Duration) {
 	pgid := p.cmd.Process.Pid
 	if !p.running() {
-		// The leader is gone; make sure nothing it spawned lingers.
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return
+		return // reaped, and its group killed, by the wait goroutine
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
+		return
 	case <-time.After(grace):
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
