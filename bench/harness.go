@@ -134,7 +134,8 @@ func runMode(ctx context.Context, cfg Config, m Mode, mtu int, env *Env, prog *p
 		d, err := startDaemons(ctx, tp, m, cfg.Podfwd)
 		if errors.Is(err, ErrIONotImplemented) {
 			prog.skip()
-			return rows(StatusUnsupported+m.IO+" io not implemented in podfwd run yet ("+oneLine(err)+")", nil)
+			said := strings.TrimPrefix(err.Error(), ErrIONotImplemented.Error()+": ")
+			return rows(StatusUnsupported+m.IO+" io not implemented in podfwd run yet ("+truncate(said, 200)+")", nil)
 		}
 		if err != nil {
 			prog.skip()

@@ -50,7 +50,7 @@ var reportCharts = []chartSpec{
 // its tests was run.
 func buildChart(spec chartSpec, rows []Row, mtu int) (c barChart, ok bool) {
 	c = barChart{Title: spec.title, Unit: spec.unit, Highlight: KernelVXLANName,
-		Subtitle: fmt.Sprintf("underlay MTU %d; bars are medians, whiskers min–max; dashed line: kernel VXLAN", mtu)}
+		Subtitle: fmt.Sprintf("underlay MTU %d; bars are medians, whiskers min–max; dashed line and (×) ratios: kernel VXLAN", mtu)}
 	find := func(mode, test string) (Row, bool) {
 		for _, r := range rows {
 			if r.Mode == mode && r.Test == test && r.MTU == mtu {

@@ -23,9 +23,9 @@ type barChart struct {
 var seriesColors = []string{"#4C78A8", "#F58518", "#54A24B", "#B279A2"}
 
 const (
-	chartWidth  = 780
+	chartWidth  = 820
 	chartLeft   = 150 // label column
-	chartRight  = 90  // room for the value printed after a bar
+	chartRight  = 130 // room for the value and ratio printed after a bar
 	chartTop    = 78
 	barHeight   = 14
 	barGap      = 2
@@ -58,6 +58,7 @@ func (c barChart) SVG() []byte {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", x(v), plotBottom+16, esc(short(v)))
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s</text>`+"\n", x(scale/2), plotBottom+32, esc(c.Unit))
+	ref := c.reference()
 	for i, label := range c.Labels {
 		y0 := chartTop + i*groupH
 		weight := "normal"
@@ -86,7 +87,11 @@ func (c barChart) SVG() []byte {
 					lo, mid, hi, lo, mid-4, mid+4, hi, mid-4, mid+4)
 				end = math.Max(end, hi)
 			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", end+4, y+barHeight-3, esc(short(v)))
+			text := short(v)
+			if j == 0 && ref > 0 && label != c.Highlight {
+				text += fmt.Sprintf("  (%.2f×)", v/ref)
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s</text>`+"\n", end+4, y+barHeight-3, esc(text))
 		}
 		if label == c.Highlight && len(c.Values[i]) > 0 {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#222" stroke-dasharray="4 3"/>`+"\n",
@@ -95,6 +100,17 @@ func (c barChart) SVG() []byte {
 	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
+}
+
+// reference is the Highlight label's first value (0 if it has none): the
+// first series' bars print their ratio to it.
+func (c barChart) reference() float64 {
+	for i, l := range c.Labels {
+		if l == c.Highlight && len(c.Values[i]) > 0 {
+			return c.Values[i][0]
+		}
+	}
+	return 0
 }
 
 func (c barChart) maxValue() float64 {

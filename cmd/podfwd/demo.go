@@ -2,29 +2,33 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/podfwd/podfwd/bench"
 	"github.com/podfwd/podfwd/internal/topo"
+	"golang.org/x/sys/unix"
 )
 
-// demoCommand shows podfwd working on this machine: for each mode it
-// builds two nodes with two pods each in network namespaces, pings pod to
-// pod across nodes, measures one TCP stream, and tears everything down.
+// demoCommand shows podfwd working on this machine: the harness of
+// `podfwd bench --quick` over the modes podfwd runs today (the kernel's
+// datapaths, the udp-process baseline, tun io in each encap and native
+// routing), one short run of TCP, 64-byte UDP and request/response each,
+// printed as tables with ratios to the kernel VXLAN device.
 func demoCommand(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	dur := fs.Duration("duration", 3*time.Second, "iperf3 time per mode")
+	dur := fs.Duration("duration", time.Second, "traffic time per test and mode")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("demo creates network namespaces and must run as root")
+		return errors.New("demo creates network namespaces and must run as root")
 	}
 	if removed, err := topo.Sweep("pf"); err == nil && len(removed) > 0 {
 		fmt.Printf("removed %d namespaces left by earlier runs\n", len(removed))
@@ -32,66 +36,31 @@ func demoCommand(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Println("podfwd demo: 2 nodes x 2 pods in network namespaces, pod 1.1 -> pod 2.1 across nodes")
-	var results []bench.Result
-	for _, m := range bench.DefaultModes() {
-		if ctx.Err() != nil {
-			break
-		}
-		fmt.Printf("  %-20s ... ", m.Name)
-		r := bench.RunMode(ctx, m, bench.Options{Duration: *dur})
-		results = append(results, r)
-		switch {
-		case r.Err != nil:
-			fmt.Printf("FAILED: %v\n", r.Err)
-		default:
-			fmt.Printf("ping %s, TCP %.2f Gbit/s\n", okWord(r.PingOK), r.Gbps)
-		}
+	fmt.Println("podfwd demo: 2 nodes x 2 pods in network namespaces, pod 1.1 -> pod 2.1 across nodes, one short run per test")
+	fmt.Println("(podfwd bench measures properly: 3 runs, more tests, CPU cost, JSON and charts)")
+	_, terr := unix.IoctlGetTermios(int(os.Stderr.Fd()), unix.TCGETS)
+	rep, err := bench.Run(ctx, bench.Config{
+		Modes:       bench.DefaultModes(),
+		Tests:       []string{bench.TestTCP1, bench.TestUDP64, bench.TestRR},
+		Runs:        1,
+		Duration:    *dur,
+		Progress:    os.Stderr,
+		Live:        terr == nil,
+		CommandLine: os.Args,
+	})
+	if rep == nil {
+		return err
 	}
-	fmt.Println()
-	printTable(results)
-	for _, r := range results {
-		if r.Err != nil || !r.PingOK {
-			return fmt.Errorf("mode %s did not work", r.Mode.Name)
+	if werr := bench.WriteTable(os.Stdout, rep); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range rep.Rows {
+		if r.Status != bench.StatusOK {
+			return fmt.Errorf("mode %s did not work: %s", r.Mode, strings.TrimPrefix(r.Status, bench.StatusFailed))
 		}
 	}
 	return nil
-}
-
-func okWord(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "FAILED"
-}
-
-// printTable prints each mode's TCP rate with its ratio to the kernel VXLAN
-// device and to the udp-process baseline measured in the same run.
-func printTable(results []bench.Result) {
-	var kernel, baseline float64
-	for _, r := range results {
-		switch r.Mode.Name {
-		case bench.KernelVXLANName:
-			kernel = r.Gbps
-		case "udp-process/vxlan":
-			baseline = r.Gbps
-		}
-	}
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "mode\tping\tTCP Gbit/s\tretransmits\tvs kernel vxlan\tvs udp-process\t")
-	for _, r := range results {
-		if r.Err != nil {
-			fmt.Fprintf(w, "%s\t%s\terror\t\t\t\t\n", r.Mode.Name, okWord(r.PingOK))
-			continue
-		}
-		fmt.Fprintf(w, "%s\t%s\t%.2f\t%d\t%s\t%s\t\n", r.Mode.Name, okWord(r.PingOK), r.Gbps, r.Retransmits, ratio(r.Gbps, kernel), ratio(r.Gbps, baseline))
-	}
-	w.Flush()
-}
-
-func ratio(v, ref float64) string {
-	if ref <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", v/ref)
 }

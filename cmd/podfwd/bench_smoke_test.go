@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podfwd/podfwd/bench"
+	"github.com/podfwd/podfwd/internal/testenv"
+)
+
+// TestBenchQuickSmoke runs `podfwd bench --quick` on four modes (the
+// kernel reference, the baseline, podfwd's tun io and the xdp io, which
+// may be unsupported) and checks the JSON it writes is complete: the env,
+// a row per mode and test with every field, each ok or unsupported, and
+// every ok row moved traffic.
+func TestBenchQuickSmoke(t *testing.T) {
+	testenv.RequireRoot(t)
+	modes := []string{"kernel/vxlan", "udp-process/vxlan", "tun/vxlan", "xdp/vxlan"}
+	out := filepath.Join(t.TempDir(), "bench.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, podfwdBin, "bench", "--quick", "--modes", strings.Join(modes, ","), "--json", out)
+	start := time.Now()
+	if log, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("podfwd bench: %v\n%s", err, log)
+	}
+	t.Logf("podfwd bench --quick on %d modes took %v", len(modes), time.Since(start).Round(time.Second))
+
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Env  map[string]any   `json:"env"`
+		Rows []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("bench JSON: %v\n%s", err, b)
+	}
+	for _, k := range []string{"kernel", "cpu_model", "cores", "offloads", "mtus", "pod_mtus", "commit", "command_line"} {
+		if v, ok := rep.Env[k]; !ok || v == "" || v == nil {
+			t.Errorf("env.%s missing or empty: %v", k, rep.Env)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range rep.Rows {
+		for _, k := range bench.RequiredRowFields {
+			if _, ok := r[k]; !ok {
+				t.Errorf("row %v lacks %q", r, k)
+			}
+		}
+		mode, test, status := r["mode"].(string), r["test"].(string), r["status"].(string)
+		seen[mode+" "+test] = true
+		switch {
+		case status == bench.StatusOK:
+			if gbps, pps := r["gbps"].(float64), r["pps"].(float64); gbps <= 0 && pps <= 0 {
+				t.Errorf("%s %s is ok but moved nothing: %v", mode, test, r)
+			}
+			if r["runs"].(float64) != 1 {
+				t.Errorf("%s %s: %v runs under --quick, want 1", mode, test, r["runs"])
+			}
+		case strings.HasPrefix(status, bench.StatusUnsupported) && len(status) > len(bench.StatusUnsupported):
+		default:
+			t.Errorf("%s %s: status %q, want ok or unsupported: <reason>", mode, test, status)
+		}
+		if mode == bench.KernelVXLANName && status != bench.StatusOK {
+			t.Errorf("the kernel VXLAN reference did not run: %s", status)
+		}
+	}
+	for _, m := range modes {
+		for _, test := range bench.AllTests {
+			if !seen[m+" "+test] {
+				t.Errorf("no row for %s %s", m, test)
+			}
+		}
+	}
+}
