@@ -119,3 +119,26 @@ func searchBlock(blk unsafe.Pointer, key uint32, width uint) uint64 {
 	ents := unsafe.Add(keys, (n+1)/2*8)
 	return *(*uint64)(unsafe.Add(ents, base*8))
 }
+
+// rebaseBlock returns a copy of blk with every entry equal to oldDef (the
+// intervals no route of the window covers) replaced by newDef. Route entries
+// never equal a default: a default's prefix length is at most the window's
+// start and its routes are longer, so no interval merge depended on it.
+func rebaseBlock(blk []uint64, oldDef, newDef uint64) []uint64 {
+	w := slices.Grow([]uint64(nil), len(blk))[:len(blk)]
+	copy(w, blk)
+	n := int(uint32(w[0]))
+	off := 1 + (n+1)/2
+	switch {
+	case w[0]&bigJumpFlag != 0:
+		off += bigJumpWords
+	case w[0]&smallJumpFlag != 0:
+		off += smallJumpWord
+	}
+	for i, e := range w[off : off+n] {
+		if e == oldDef {
+			w[off+i] = newDef
+		}
+	}
+	return w
+}

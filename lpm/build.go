@@ -24,8 +24,17 @@ const nodeOverhead = int(unsafe.Sizeof(node{}))
 // interval no route of w covers; it reuses the last build when nothing
 // changed and rebuilds kids only where they changed or their default moved.
 func (f *fib) build(w *wnode, depth int, def uint64) (*node, error) {
-	if !w.dirty && w.built != nil && w.builtDef == def {
-		return w.built, nil
+	if !w.dirty && w.built != nil {
+		if w.builtDef == def {
+			return w.built, nil
+		}
+		if w.built.tag != nodeTag {
+			// Only the default moved (a covering route of length <= 16
+			// changed): swap it in a copy instead of rebuilding.
+			n := &node{blk: rebaseBlock(w.built.blk, w.builtDef, def), bytes: w.built.bytes}
+			w.built, w.builtDef = n, def
+			return n, nil
+		}
 	}
 	win := f.fam.windows[depth]
 	items := make([]sweepItem, 0, len(w.routes)+len(w.kids))
