@@ -18,7 +18,7 @@ import (
 // File is the daemon's configuration file (`podfwd run --config FILE`).
 type File struct {
 	NodeName string   `yaml:"nodeName"`
-	IO       string   `yaml:"io"`    // tun | udp-process | none
+	IO       string   `yaml:"io"`    // tun | udp-process | xdp
 	Encap    string   `yaml:"encap"` // vxlan | geneve | ipip | none
 	VNI      uint32   `yaml:"vni"`
 	Port     uint16   `yaml:"port"`
@@ -27,6 +27,7 @@ type File struct {
 	Underlay Underlay `yaml:"underlay"`
 	TUN      TUN      `yaml:"tun"`
 	Offloads Offloads `yaml:"offloads"`
+	XDP      XDP      `yaml:"xdp"` // io: xdp only
 	Peers    []Peer   `yaml:"peers"`
 	// Admin places the admin socket (podfwd trace) and the metrics listener.
 	Admin Admin `yaml:"admin"`

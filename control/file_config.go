@@ -12,6 +12,8 @@ import (
 const (
 	IOTUN        = "tun"
 	IOUDPProcess = "udp-process"
+	// IOXDP carries the underlay through an AF_XDP socket (pod side: TUN).
+	IOXDP = "xdp"
 )
 
 // Interface describes the underlay interface as the kernel reports it.
@@ -50,8 +52,15 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 	}
 	switch f.IO {
 	case IOTUN, IOUDPProcess:
+	case IOXDP:
+		if err := f.XDP.validate(); err != nil {
+			return nil, err
+		}
+		if f.Underlay.Interface == "" && !native {
+			return nil, fieldErr("underlay.interface", "io xdp needs the underlay interface to attach to")
+		}
 	default:
-		return nil, fieldErr("io", "%q is not one of tun, udp-process", f.IO)
+		return nil, fieldErr("io", "%q is not one of tun, udp-process, xdp", f.IO)
 	}
 	if f.NodeName == "" {
 		return nil, fieldErr("nodeName", "missing (set it or the NODE_NAME environment variable)")

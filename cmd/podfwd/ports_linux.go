@@ -15,6 +15,9 @@ import (
 // openPorts opens the pod-side TUN and the underlay socket(s) of the
 // configured io path. On error everything opened so far is closed.
 func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
+	if file.IO == control.IOXDP {
+		return openXDPPorts(log, file, cfg)
+	}
 	h := &hostPorts{tunName: file.TUN.Name, kind: dataplane.UnderlayUDP}
 	defer func() {
 		if err != nil {

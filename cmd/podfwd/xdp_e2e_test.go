@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/podfwd/podfwd/internal/testenv"
+	"github.com/podfwd/podfwd/internal/topo"
+	"github.com/podfwd/podfwd/xdp"
+	"github.com/vishvananda/netlink"
+)
+
+// The e2e matrix of TestEndToEnd with the underlay on AF_XDP: every encap
+// the io carries, IPv4 and IPv6 pods over an IPv4 underlay. Beyond the
+// shared checks, the XDP program must be attached while the daemons run,
+// the nodes' own traffic (ping, TCP to a port on the node) must still pass
+// to the kernel, and SIGTERM must leave no program on the interface.
+var xdpMatrix = []e2eCase{
+	{"xdp", "vxlan", 8472},
+	{"xdp", "geneve", 6081},
+	{"xdp", "ipip", 0},
+}
+
+func TestEndToEndXDP(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, c := range xdpMatrix {
+		t.Run(c.name(), func(t *testing.T) {
+			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "x", IPv6: true, PodMTU: 1500})
+			var ds []*daemon
+			for _, n := range tp.Nodes {
+				ds = append(ds, startDaemon(t, n, nodeConfig(tp, n, c.io, c.encap, c.port)))
+			}
+			defer func() {
+				if t.Failed() {
+					for _, d := range ds {
+						t.Logf("podfwd on %s:\n%s", d.node.Namespace, d.stop(t))
+					}
+				}
+			}()
+			for _, n := range tp.Nodes {
+				if got := xdpOnUnderlay(t, n); !strings.Contains(got, "prog/xdp") {
+					t.Fatalf("no XDP program on %s's %s while podfwd runs:\n%s", n.Namespace, n.UnderlayLink, got)
+				}
+			}
+			pingBothWays(t, tp)
+			a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[1]
+			transfer(t, a, b, b.IPv4, 64<<20)
+			transfer(t, b, a, a.IPv6, 8<<20)
+			nodeTrafficPasses(t, tp.Nodes[1], tp.Nodes[0])
+			checkTooBig(t, tp, c)
+			injectStrangers(t, tp, c)
+			for i, d := range ds {
+				log := d.stop(t)
+				t.Logf("%s: %s", d.node.Namespace, linesWith(log, "AF_XDP underlay", "counters"))
+				if i == 0 {
+					for _, want := range []string{"drop.unknown-peer=1", "drop.spoofed-source=1", "xdp counters"} {
+						if !strings.Contains(log, want) {
+							t.Errorf("node 1's log lacks %s; log:\n%s", want, log)
+						}
+					}
+				}
+				if got := xdpOnUnderlay(t, d.node); got != "" {
+					t.Errorf("after SIGTERM %s still has XDP on %s:\n%s", d.node.Namespace, d.node.UnderlayLink, got)
+				}
+			}
+		})
+	}
+}
+
+// TestKernelVXLANInteropXDP is TestKernelVXLANInterop with node 1 in io
+// xdp: node 2 runs the kernel's VXLAN device as flannel programs it.
+func TestKernelVXLANInteropXDP(t *testing.T) {
+	testenv.RequireRoot(t)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "y", Mode: topo.KernelVXLAN})
+	n1 := tp.Nodes[0]
+	if out, err := n1.Command(context.Background(), "ip", "link", "del", topo.VXLANDevice).CombinedOutput(); err != nil {
+		t.Fatalf("removing node 1's kernel VXLAN device: %v: %s", err, out)
+	}
+	d := startDaemon(t, n1, nodeConfig(tp, n1, "xdp", "vxlan", topo.DefaultVXLANPort))
+	defer func() {
+		if t.Failed() {
+			t.Logf("podfwd log:\n%s", d.stop(t))
+		}
+	}()
+	pingBothWays(t, tp)
+	a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
+	transfer(t, a, b, b.IPv4, 64<<20)
+	transfer(t, b, a, a.IPv4, 64<<20)
+}
+
+// A daemon killed with SIGKILL takes its bpf link, and so its program,
+// with it; one restarted over a program an older podfwd attached through
+// netlink (which outlives the process) replaces it. SIGTERM leaves the
+// interface clean either way.
+func TestXDPRestartAfterSIGKILL(t *testing.T) {
+	testenv.RequireRoot(t)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "z"})
+	n1, n2 := tp.Nodes[0], tp.Nodes[1]
+	cfg1 := nodeConfig(tp, n1, "xdp", "vxlan", 0)
+	startDaemon(t, n2, nodeConfig(tp, n2, "xdp", "vxlan", 0))
+	first := startDaemon(t, n1, cfg1)
+	pingBothWays(t, tp)
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+	if got := xdpOnUnderlay(t, n1); got != "" {
+		t.Errorf("the bpf link outlived the SIGKILLed daemon:\n%s", got)
+	}
+
+	// What a crashed podfwd that attached through netlink would leave.
+	attachStaleProgram(t, n1)
+	if got := xdpOnUnderlay(t, n1); !strings.Contains(got, "prog/xdp") {
+		t.Fatalf("the stale program did not attach:\n%s", got)
+	}
+	second := startDaemon(t, n1, cfg1)
+	if log := second.log.String(); !strings.Contains(log, "replacedStale="+xdp.RedirectProgramName) {
+		t.Errorf("the restarted daemon does not report replacing the stale program:\n%s", log)
+	}
+	pingBothWays(t, tp)
+	second.stop(t)
+	if got := xdpOnUnderlay(t, n1); got != "" {
+		t.Errorf("after SIGTERM node 1 still has XDP on %s:\n%s", n1.UnderlayLink, got)
+	}
+}
+
+// attachStaleProgram attaches our redirect program to n's underlay link
+// through netlink and closes every descriptor: the kernel keeps it.
+func attachStaleProgram(t *testing.T, n *topo.Node) {
+	t.Helper()
+	err := n.Do(func() error {
+		r, err := xdp.NewRedirect(xdp.RedirectConfig{LocalIPv4: n.UnderlayIPv4, UDPPorts: []uint16{8472}}, 1)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		link, err := netlink.LinkByName(n.UnderlayLink)
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetXdpFdWithFlags(link, r.Program().FD(), 1<<2) // XDP_FLAGS_DRV_MODE
+	})
+	if err != nil {
+		t.Fatalf("attaching a stale program through netlink: %v", err)
+	}
+}
+
+// xdpOnUnderlay returns the XDP lines of `ip -d link show` for n's underlay
+// link ("" when no program is attached), and fails t if netlink disagrees.
+func xdpOnUnderlay(t *testing.T, n *topo.Node) string {
+	t.Helper()
+	out, err := n.Command(context.Background(), "ip", "-d", "link", "show", n.UnderlayLink).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip link: %v: %s", err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "xdp") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	var attached bool
+	if err := n.Do(func() error {
+		link, err := netlink.LinkByName(n.UnderlayLink)
+		if err == nil {
+			x := link.Attrs().Xdp
+			attached = x != nil && (x.Attached || x.ProgId != 0)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if attached != (len(lines) > 0) {
+		t.Fatalf("netlink says XDP attached=%v, ip link says:\n%s", attached, out)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// nodeTrafficPasses checks that what is not tunnel traffic still reaches
+// the kernel of node `to` while its XDP program is attached: a ping of its
+// underlay address and a TCP connection to a port on it, from node `from`.
+func nodeTrafficPasses(t *testing.T, from, to *topo.Node) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := from.Command(ctx, "ping", "-c", "2", "-i", "0.2", "-W", "2", to.UnderlayIPv4.String()).CombinedOutput(); err != nil {
+		t.Errorf("ping of node %s's underlay address: %v\n%s", to.Namespace, err, out)
+	}
+	var ln net.Listener
+	addr := netip.AddrPortFrom(to.UnderlayIPv4, 7007).String()
+	if err := to.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- err.Error()
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 16)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _ := c.Read(buf)
+		accepted <- string(buf[:n])
+	}()
+	err := from.Do(func() error {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write([]byte("hello node"))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("TCP to a port on node %s: %v", to.Namespace, err)
+	}
+	if got := <-accepted; got != "hello node" {
+		t.Errorf("node %s's TCP listener got %q", to.Namespace, got)
+	}
+}
+
+// linesWith returns the lines of log that contain any of subs.
+func linesWith(log string, subs ...string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		for _, s := range subs {
+			if strings.Contains(l, s) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/dataplane/linuxio"
+	"github.com/podfwd/podfwd/dataplane/xdpport"
+	"github.com/podfwd/podfwd/encap"
+	"github.com/podfwd/podfwd/xdp"
+	"github.com/vishvananda/netlink"
+)
+
+// xdpFrameSize is the UMEM frame size of the underlay socket; the kernel
+// keeps xdpKernelHeadroom of every frame in front of a received packet.
+const (
+	xdpFrameSize      = 4096
+	xdpKernelHeadroom = 256
+)
+
+// openXDPPorts opens the pod-side TUN (as io tun does) and, for the
+// underlay, an AF_XDP socket on one queue of the underlay interface with
+// the redirect program attached in front of it: only tunnel traffic to our
+// underlay address reaches podfwd, everything else (ARP, ICMP, SSH, the
+// API server) passes to the kernel. The engine then reads and writes whole
+// Ethernet frames, so the interface's MAC and each peer's next-hop MAC are
+// resolved here, before anything is attached.
+//
+// No pass-through program is installed on the veth peer: native XDP on a
+// veth receives without one, and AF_XDP transmits in copy mode through the
+// ordinary transmit path (xdp's tests and the e2e tests show both), so
+// nothing in the namespace we do not own is touched.
+func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
+	h := &hostPorts{tunName: file.TUN.Name, kind: dataplane.UnderlayFrame}
+	defer func() {
+		if err != nil {
+			h.close()
+		}
+	}()
+	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
+
+	tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr)})
+	if err != nil {
+		return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
+	}
+	track(tun)
+	h.pod, h.offloads, h.podOffloads = tun, "tun="+tun.Offloads().String(), tun.Offloads().VnetHdr
+	tunLink, err := netlink.LinkByName(file.TUN.Name)
+	if err != nil {
+		return nil, fmt.Errorf("find TUN %s: %w", file.TUN.Name, err)
+	}
+	h.tunIndex = tunLink.Attrs().Index
+	local, err := openLocalPort()
+	if err != nil {
+		return nil, err
+	}
+	track(local)
+	h.local = local
+
+	ul, err := netlink.LinkByName(file.Underlay.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("underlay interface %s: %w", file.Underlay.Interface, err)
+	}
+	if err := checkFrameFits(cfg.UnderlayMTU); err != nil {
+		return nil, err
+	}
+	if mac := ul.Attrs().HardwareAddr; len(mac) == 6 {
+		cfg.LocalUnderlayMAC = [6]byte(mac)
+	} else {
+		return nil, fmt.Errorf("underlay interface %s has no Ethernet address (io xdp carries Ethernet frames)", ul.Attrs().Name)
+	}
+	if err := resolvePeerMACs(log, ul, cfg); err != nil {
+		return nil, err
+	}
+	if n := rxQueues(ul.Attrs().Name); n > 1 {
+		log.Warn("underlay interface has several receive queues; io xdp serves one, tunnel packets on the others pass to the kernel and are lost",
+			"interface", ul.Attrs().Name, "queues", n, "queue", file.XDP.Queue)
+	}
+
+	opts, err := xdpPortOptions(file, cfg, ul.Attrs().Name)
+	if err != nil {
+		return nil, err
+	}
+	port, err := xdpport.Open(ul.Attrs().Index, file.XDP.Queue, opts)
+	if err != nil {
+		return nil, fmt.Errorf("AF_XDP on %s queue %d: %w", ul.Attrs().Name, file.XDP.Queue, err)
+	}
+	up := &loggedXDPPort{Port: port, log: log}
+	track(up)
+	h.underlay = up
+	h.offloads += fmt.Sprintf(" xdp=%s zeroCopy=%v queue=%d", port.AttachMode(), port.ZeroCopy(), port.Queue())
+	log.Info("AF_XDP underlay", "interface", ul.Attrs().Name, "queue", port.Queue(),
+		"attach", port.AttachMode().String(), "zeroCopy", port.ZeroCopy(), "replacedStale", port.ReplacedProgram(),
+		"mac", ul.Attrs().HardwareAddr.String())
+	return h, nil
+}
+
+// xdpPortOptions turns the config into the port's options: which packets
+// the program takes, how it attaches, how the socket binds.
+func xdpPortOptions(file *control.File, cfg *dataplane.Config, ifname string) (xdpport.Options, error) {
+	opts := xdpport.Options{
+		Name:   "xdp:" + ifname,
+		Socket: xdp.SocketConfig{FrameSize: xdpFrameSize},
+	}
+	if cfg.LocalUnderlay.Is4() {
+		opts.Redirect.LocalIPv4 = cfg.LocalUnderlay
+	} else {
+		opts.Redirect.LocalIPv6 = cfg.LocalUnderlay
+	}
+	switch cfg.Encap {
+	case encap.KindIPIP:
+		opts.Redirect.IPIP = true
+	default:
+		opts.Redirect.UDPPorts = []uint16{tunnelPort(cfg)}
+	}
+	switch file.XDP.Mode {
+	case control.XDPModeNative:
+		opts.RequireDriver = true
+	case control.XDPModeGeneric:
+		opts.Attach.GenericOnly = true
+	}
+	switch file.XDP.ZeroCopy {
+	case control.XDPZeroCopyOn:
+		opts.Socket.Mode = xdp.BindZeroCopy
+	case control.XDPZeroCopyOff:
+		opts.Socket.Mode = xdp.BindCopy
+	}
+	return opts, nil
+}
+
+// tunnelPort is the UDP port of the configured tunnel.
+func tunnelPort(cfg *dataplane.Config) uint16 {
+	if cfg.Port != 0 {
+		return cfg.Port
+	}
+	if cfg.Encap == encap.KindGeneve {
+		return encap.DefaultGenevePort
+	}
+	return encap.DefaultVXLANPort
+}
+
+// errFrameTooSmall is wrapped when the underlay MTU does not fit a frame.
+var errFrameTooSmall = errors.New("underlay MTU does not fit an AF_XDP frame")
+
+func checkFrameFits(mtu int) error {
+	if mtu == 0 {
+		mtu = 1500
+	}
+	if room := xdpFrameSize - xdpKernelHeadroom - encap.EthernetLen; mtu > room {
+		return fmt.Errorf("%w: MTU %d > %d (frame %d bytes, %d kept by the kernel)", errFrameTooSmall, mtu, room, xdpFrameSize, xdpKernelHeadroom)
+	}
+	return nil
+}
+
+// rxQueues counts the interface's receive queues in sysfs (0 if unknown).
+func rxQueues(ifname string) int {
+	m, _ := filepath.Glob(filepath.Join("/sys/class/net", ifname, "queues", "rx-*"))
+	return len(m)
+}
+
+// loggedXDPPort logs the socket's kernel counters when the engine closes
+// it, so that drops inside AF_XDP (fill ring empty, RX ring full) are seen
+// beside the engine's own counters.
+type loggedXDPPort struct {
+	*xdpport.Port
+	log *slog.Logger
+}
+
+func (p *loggedXDPPort) Close() error {
+	if st, err := p.Stats(); err == nil {
+		p.log.Info("xdp counters", "rxDropped", st.RxDropped, "rxInvalid", st.RxInvalidDescs,
+			"txInvalid", st.TxInvalidDescs, "rxRingFull", st.RxRingFull, "fillRingEmpty", st.FillRingEmpty)
+	}
+	return p.Port.Close()
+}

@@ -1,0 +1,47 @@
+package control
+
+// XDP tunes `io: xdp`; every field is optional.
+type XDP struct {
+	// Queue is the underlay interface's receive queue the AF_XDP socket
+	// binds to (default 0; one socket, one queue for now).
+	Queue int `yaml:"queue"`
+	// Mode is where the XDP program runs: auto (driver, else generic),
+	// native (driver only: start fails otherwise) or generic.
+	Mode string `yaml:"mode"`
+	// ZeroCopy selects the socket's bind: auto (zero-copy where the driver
+	// has it, else copy), on (zero-copy or fail) or off (copy).
+	ZeroCopy string `yaml:"zeroCopy"`
+}
+
+// XDP attach modes and zero-copy choices accepted in the config file.
+const (
+	XDPModeAuto    = "auto"
+	XDPModeNative  = "native"
+	XDPModeGeneric = "generic"
+
+	XDPZeroCopyAuto = "auto"
+	XDPZeroCopyOn   = "on"
+	XDPZeroCopyOff  = "off"
+)
+
+// validate checks the XDP settings and fills in the defaults.
+func (x *XDP) validate() error {
+	if x.Queue < 0 {
+		return fieldErr("xdp.queue", "%d is negative", x.Queue)
+	}
+	switch x.Mode {
+	case "":
+		x.Mode = XDPModeAuto
+	case XDPModeAuto, XDPModeNative, XDPModeGeneric:
+	default:
+		return fieldErr("xdp.mode", "%q is not one of auto, native, generic", x.Mode)
+	}
+	switch x.ZeroCopy {
+	case "":
+		x.ZeroCopy = XDPZeroCopyAuto
+	case XDPZeroCopyAuto, XDPZeroCopyOn, XDPZeroCopyOff:
+	default:
+		return fieldErr("xdp.zeroCopy", "%q is not one of auto, on, off", x.ZeroCopy)
+	}
+	return nil
+}
