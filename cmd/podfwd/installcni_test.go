@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/podfwd/podfwd/internal/kubetest"
+	"gopkg.in/yaml.v3"
+)
+
+// deployTemplate returns the conflist template shipped in deploy/'s
+// ConfigMap, so the test exercises what users install.
+func deployTemplate(t *testing.T) []byte {
+	t.Helper()
+	path, err := kubetest.RepoFile("deploy/20-configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := cm.Data["10-podfwd.conflist"]
+	if tmpl == "" {
+		t.Fatal("deploy's ConfigMap has no 10-podfwd.conflist")
+	}
+	return []byte(tmpl)
+}
+
+func TestInstallCNIWritesValidConflist(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "tmpl")
+	if err := os.WriteFile(tmpl, deployTemplate(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "net.d", "10-podfwd.conflist")
+	os.MkdirAll(filepath.Dir(dest), 0o755)
+	if err := installCNICommand([]string{"--template", tmpl, "--dest", dest, "--pod-cidr", "10.244.7.0/24"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Plugins []struct {
+			Type string `json:"type"`
+			IPAM struct {
+				Ranges [][]struct {
+					Subnet string `json:"subnet"`
+				} `json:"ranges"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(out, &conf); err != nil {
+		t.Fatalf("written conflist is not JSON: %v\n%s", err, out)
+	}
+	if conf.Plugins[0].Type != "bridge" || conf.Plugins[0].IPAM.Ranges[0][0].Subnet != "10.244.7.0/24" {
+		t.Fatalf("conflist %s", out)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(dest))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left beside the conflist: %v", entries)
+	}
+	for _, bad := range []string{"10.244.7.5/24", "banana", ""} {
+		if _, err := renderConflist(deployTemplate(t), bad); err == nil {
+			t.Errorf("pod CIDR %q accepted", bad)
+		}
+	}
+	if _, err := renderConflist([]byte(`{"no":"placeholder"}`), "10.0.0.0/24"); err == nil || !strings.Contains(err.Error(), "@POD_CIDR@") {
+		t.Errorf("a template without the placeholder: %v", err)
+	}
+}
