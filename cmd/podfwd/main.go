@@ -2,6 +2,7 @@
 //
 //	podfwd run --config FILE   the daemon
 //	podfwd demo                every mode side by side in network namespaces
+//	podfwd bench               the benchmark harness (tables, JSON, charts)
 //	podfwd trace [FILTER]      packet trace of the running daemon
 //	podfwd version             build information
 package main
@@ -19,6 +20,7 @@ func usage() {
 commands:
   run      run the per-node forwarding daemon (podfwd run --config FILE)
   demo     bring up 2 nodes x 2 pods in network namespaces and compare modes
+  bench    every mode vs the kernel: TCP, 64-byte UDP, latency, CPU (--json, --report)
   trace    trace packets through a running daemon, or simulate one (podfwd trace -h)
   install-cni  write the node's CNI conflist (DaemonSet init container)
   version  print build information
@@ -38,6 +40,8 @@ func main() {
 		err = demoCommand(os.Args[2:])
 	case "trace":
 		err = traceCommand(os.Args[2:])
+	case "bench":
+		err = benchCommand(os.Args[2:])
 	case "install-cni":
 		err = installCNICommand(os.Args[2:])
 	case "version":
