@@ -2,7 +2,6 @@ package trace
 
 import (
 	"encoding/binary"
-	"net/netip"
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
@@ -25,29 +24,27 @@ func HintFor(cfg *dataplane.Config) Hint {
 	return Hint{Kind: cfg.Encap, Port: cfg.Port}
 }
 
-// layer is one IP header of a packet with its transport ports.
-type layer struct {
-	src, dst netip.Addr
-	version  uint8
-	proto    uint8
-	sport    uint16
-	dport    uint16
-}
-
-// view is what a filter looks at: up to two IP layers (outer, inner) and
-// the tunnel's VNI. It lives on the stack of Match.
+// view is what a filter looks at: up to two IP layers (outer, inner),
+// parsed by encap.ParseInner straight into place, and the tunnel's VNI. It
+// lives on the stack of Match.
 type view struct {
 	n      int
-	layers [2]layer
+	layers [2]encap.Flow
 	hasVNI bool
 	vni    uint32
 }
 
-func (v *view) add(f *encap.Flow) {
-	if v.n < len(v.layers) {
-		v.layers[v.n] = layer{src: f.Src, dst: f.Dst, version: f.Version, proto: f.Proto, sport: f.SrcPort, dport: f.DstPort}
-		v.n++
+// parse parses the IP packet pkt into the next layer.
+func (v *view) parse(pkt []byte) (*encap.Flow, bool) {
+	if v.n == len(v.layers) {
+		return nil, false
 	}
+	f := &v.layers[v.n]
+	if encap.ParseInner(pkt, f) != encap.DropNone {
+		return nil, false
+	}
+	v.n++
+	return f, true
 }
 
 // dissect fills v from pkt as the engine sees it in direction dir: an
@@ -58,13 +55,9 @@ func (h *Hint) dissect(dir dataplane.Direction, pkt []byte, v *view) {
 	if len(pkt) == 0 {
 		return
 	}
-	var f encap.Flow
 	if dir == dataplane.Egress || pkt[0]>>4 == 4 || pkt[0]>>4 == 6 {
-		if encap.ParseInner(pkt, &f) != encap.DropNone {
-			return
-		}
-		v.add(&f)
-		if dir == dataplane.Egress {
+		f, ok := v.parse(pkt)
+		if !ok || dir == dataplane.Egress {
 			return
 		}
 		hl := encap.IPv6Len
@@ -73,20 +66,13 @@ func (h *Hint) dissect(dir dataplane.Direction, pkt []byte, v *view) {
 		}
 		switch {
 		case f.Proto == encap.ProtoIPIP || f.Proto == encap.ProtoIPv6:
-			h.inner(pkt[hl:], v)
+			v.parse(pkt[hl:])
 		case f.Proto == encap.ProtoUDP && h.isTunnelPort(f.DstPort) && len(pkt) >= hl+encap.UDPLen:
 			h.payload(pkt[hl+encap.UDPLen:], h.kindForPort(f.DstPort), v)
 		}
 		return
 	}
 	h.payload(pkt, h.Kind, v)
-}
-
-func (h *Hint) inner(pkt []byte, v *view) {
-	var f encap.Flow
-	if encap.ParseInner(pkt, &f) == encap.DropNone {
-		v.add(&f)
-	}
 }
 
 // payload dissects a VXLAN or Geneve header and the inner packet after it.
@@ -108,7 +94,7 @@ func (h *Hint) payload(pkt []byte, kind encap.Kind, v *view) {
 		return
 	}
 	v.hasVNI, v.vni = true, vni
-	h.inner(pkt[in.Off:], v)
+	v.parse(pkt[in.Off:])
 }
 
 func (h *Hint) isTunnelPort(p uint16) bool {
@@ -150,28 +136,24 @@ func (n *node) match(v *view) bool {
 	return false
 }
 
-func (n *node) matchLayer(l *layer) bool {
+func (n *node) matchLayer(l *encap.Flow) bool {
 	switch n.kind {
 	case nodeHost:
-		return n.addrs(l, func(a netip.Addr) bool { return a == n.addr })
+		return (n.side != dstSide && l.Src == n.addr) || (n.side != srcSide && l.Dst == n.addr)
 	case nodeNet:
-		return n.addrs(l, n.prefix.Contains)
+		return (n.side != dstSide && n.prefix.Contains(l.Src)) || (n.side != srcSide && n.prefix.Contains(l.Dst))
 	case nodePort:
-		if !hasPorts(l.proto) {
+		if !hasPorts(l.Proto) {
 			return false
 		}
 		p := uint16(n.num)
-		return (n.side != dstSide && l.sport == p) || (n.side != srcSide && l.dport == p)
+		return (n.side != dstSide && l.SrcPort == p) || (n.side != srcSide && l.DstPort == p)
 	case nodeProto:
-		return uint32(l.proto) == n.num || uint32(l.proto) == n.num2
+		return uint32(l.Proto) == n.num || uint32(l.Proto) == n.num2
 	case nodeVersion:
-		return uint32(l.version) == n.num
+		return uint32(l.Version) == n.num
 	}
 	return false
-}
-
-func (n *node) addrs(l *layer, ok func(netip.Addr) bool) bool {
-	return (n.side != dstSide && ok(l.src)) || (n.side != srcSide && ok(l.dst))
 }
 
 func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 || proto == 132 }
