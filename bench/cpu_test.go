@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 )
 
 func TestParseMachineBusy(t *testing.T) {
@@ -13,8 +14,11 @@ func TestParseMachineBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := float64(100+20+300+7+13) / userHZ; math.Abs(got-want) > 1e-9 {
-		t.Errorf("busy = %v, want %v (idle, iowait and steal excluded)", got, want)
+	if want := float64(100+20+300+7+13) / userHZ; math.Abs(got.busy-want) > 1e-9 {
+		t.Errorf("busy = %v, want %v (idle, iowait and steal excluded)", got.busy, want)
+	}
+	if want := float64(7+13) / userHZ; math.Abs(got.irq-want) > 1e-9 {
+		t.Errorf("irq = %v, want %v", got.irq, want)
 	}
 	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7", "cpu 1 2 3", "cpu 1 2 x 4 5 6 7 8"} {
 		if _, err := parseMachineBusy([]byte(bad)); !errors.Is(err, ErrProcFormat) {
@@ -41,12 +45,19 @@ func TestParseProcessCPU(t *testing.T) {
 }
 
 func TestLiveProcReadable(t *testing.T) {
-	if _, err := machineBusy(); err != nil {
+	if _, err := readMachineCPU(); err != nil {
 		t.Fatalf("this machine's /proc/stat: %v", err)
 	}
-	c := startCPU([]int{1 << 30}) // no such pid: counts nothing
-	if _, d := c.since(); d != 0 {
-		t.Errorf("a missing process counted %v s", d)
+	c := startCPU([]int{1 << 30}, nil) // no such pid: counts nothing
+	spin := time.Now()
+	for time.Since(spin) < 50*time.Millisecond { // burn CPU that "own" must see
+	}
+	machine, own, daemons := c.since()
+	if daemons != 0 {
+		t.Errorf("a missing process counted %v s", daemons)
+	}
+	if own <= 0 || machine < 0 {
+		t.Errorf("50ms of spinning: own %v s, machine %v s", own, machine)
 	}
 }
 
@@ -56,7 +67,7 @@ func FuzzParseMachineBusy(f *testing.F) {
 	f.Add([]byte("cpu 18446744073709551615 1 1 1 1 1 1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := parseMachineBusy(b)
-		if err == nil && (v < 0 || math.IsNaN(v)) {
+		if err == nil && (v.busy < v.irq || v.irq < 0) {
 			t.Errorf("busy %v from %q", v, b)
 		}
 	})

@@ -56,8 +56,8 @@ func TestRunStatuses(t *testing.T) {
 		switch r.Mode {
 		case "kernel/native":
 			want = StatusOK
-			if r.Runs != 1 || r.Value() <= 0 || r.CPUMachineS <= 0 {
-				t.Errorf("%s %s: runs %d value %v cpu %v", r.Mode, r.Test, r.Runs, r.Value(), r.CPUMachineS)
+			if r.Runs != 1 || r.Value() <= 0 || r.CPUMachineS <= 0 || r.CPUOwnS <= 0 {
+				t.Errorf("%s %s: runs %d value %v cpu %v own %v", r.Mode, r.Test, r.Runs, r.Value(), r.CPUMachineS, r.CPUOwnS)
 			}
 		case "kernel/geneve":
 			want = StatusUnsupported // this kernel has no geneve module; elsewhere the probe passes and says so

@@ -11,17 +11,18 @@ import (
 // stage is one mode brought up on one topology, ready to be measured:
 // traffic goes from pod 1 of node 1 to pod 1 of node 2.
 type stage struct {
-	tp     *topo.Topology
-	a, b   *topo.Pod
-	pids   []int // the podfwd daemons; none for a kernel mode
-	podMTU int
+	tp       *topo.Topology
+	a, b     *topo.Pod
+	pids     []int // the podfwd daemons; none for a kernel mode
+	softirqd []int // the ksoftirqd threads
+	podMTU   int
 }
 
 // measure runs one test once for d and returns what it measured,
 // with the CPU the machine and the daemons spent meanwhile.
 func (s *stage) measure(ctx context.Context, test string, d time.Duration) (sample, error) {
 	var out sample
-	cpu := startCPU(s.pids)
+	cpu := startCPU(s.pids, s.softirqd)
 	segment := float64(s.podMTU - 40) // a TCP segment's payload at the pod MTU
 	switch test {
 	case TestTCP1, TestTCP4:
@@ -43,7 +44,7 @@ func (s *stage) measure(ctx context.Context, test string, d time.Duration) (samp
 		out.pps, out.loss = u.pps(), u.loss()
 		out.pkts, out.bits = float64(u.received), float64(u.received)*udpPayload*8
 		out.gbps = out.pps * udpPayload * 8 / 1e9
-		out.machineCPU, out.daemonCPU = cpu.since()
+		out.machineCPU, out.ownCPU, out.daemonCPU = cpu.since()
 		// The cross-check runs after the CPU window: its cost is iperf3's.
 		ir, err := iperfUDP64(ctx, s.a, s.b, d)
 		if err != nil {
@@ -64,6 +65,6 @@ func (s *stage) measure(ctx context.Context, test string, d time.Duration) (samp
 	default:
 		return out, fmt.Errorf("%w: unknown test %q", ErrOption, test)
 	}
-	out.machineCPU, out.daemonCPU = cpu.since()
+	out.machineCPU, out.ownCPU, out.daemonCPU = cpu.since()
 	return out, nil
 }

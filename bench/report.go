@@ -39,8 +39,12 @@ var reportCharts = []chartSpec{
 		{"our sendmmsg flood", TestUDP64, func(r Row) float64 { return r.PPS }, true},
 		{"iperf3 -u -l 64 -b 0", TestUDP64, func(r Row) float64 { return r.IperfPPS }, false}}},
 	{"cpu", "CPU cost per Gbit (TCP, 1 stream)", "CPU seconds per Gbit carried (lower is better)", []series{
-		{"whole machine", TestTCP1, func(r Row) float64 { return r.CPUSPerGbit }, false},
-		{"podfwd daemons", TestTCP1, func(r Row) float64 { return r.DaemonCPUSPerGbit }, false}}},
+		{"the test's own work", TestTCP1, func(r Row) float64 { return r.OwnCPUSPerGbit }, false},
+		{"podfwd daemons alone", TestTCP1, func(r Row) float64 { return r.DaemonCPUSPerGbit }, false},
+		{"whole machine (shared)", TestTCP1, func(r Row) float64 { return r.CPUSPerGbit }, false}}},
+	{"cpu-pkt", "CPU cost per 64-byte packet", "ns of CPU per datagram received (lower is better)", []series{
+		{"the test's own work", TestUDP64, func(r Row) float64 { return r.OwnCPUNsPerPkt }, false},
+		{"podfwd daemons alone", TestUDP64, func(r Row) float64 { return r.DaemonCPUNsPerPkt }, false}}},
 	{"latency", "TCP request/response latency", "µs per 64-byte round trip (lower is better)", []series{
 		{"p50", TestRR, func(r Row) float64 { return r.P50us }, false},
 		{"p99", TestRR, func(r Row) float64 { return r.P99us }, false}}},
@@ -114,9 +118,11 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 	} {
 		fmt.Fprintf(&md, "| %s | %s |\n", kv[0], strings.ReplaceAll(kv[1], "|", "/"))
 	}
-	md.WriteString("\nCPU is the whole machine's busy time from /proc/stat (user+nice+system+irq+softirq) while a test ran, " +
-		"so it includes the kernel's softirq work and anything else the machine was doing; " +
-		"\"daemon\" is the podfwd processes' own utime+stime. TCP packets are counted as pod-MTU-sized segments.\n")
+	md.WriteString("\nCPU while a test ran, three ways: \"machine\" is the whole machine's busy time from /proc/stat " +
+		"(user+nice+system+irq+softirq), so it counts the kernel's softirq work but on a shared machine also everyone else's; " +
+		"\"own\" counts only the test's work: the podfwd daemons, the traffic generators and iperf3 (getrusage of the harness " +
+		"and its children), the ksoftirqd threads and the machine's irq+softirq time; \"daemon\" is the podfwd processes' " +
+		"utime+stime alone. TCP packets are counted as pod-MTU-sized segments.\n")
 	for _, mtu := range e.MTUs {
 		for _, spec := range reportCharts {
 			c, ok := buildChart(spec, rep.Rows, mtu)

@@ -59,8 +59,8 @@ func TestWriteReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 5 {
-		t.Errorf("wrote %v, want 4 charts and report.md", files)
+	if len(files) != 6 {
+		t.Errorf("wrote %v, want 5 charts and report.md", files)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil {

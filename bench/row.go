@@ -40,14 +40,20 @@ type Row struct {
 	P99us  float64 `json:"p99_us"`
 	P999us float64 `json:"p999_us"`
 
-	// CPU of the whole machine (/proc/stat) and of the podfwd daemons
-	// (/proc/PID/stat) while the test ran, per packet and per Gbit.
-	// TCP packets are counted as MTU-sized segments (bytes / (pod MTU - 40)).
+	// CPU while the test ran, per packet and per Gbit: of the whole
+	// machine (/proc/stat busy time; on a shared machine it includes other
+	// people's work), of the test's own work ("own": daemons, generators,
+	// iperf3, ksoftirqd and the machine's irq+softirq time) and of the
+	// podfwd daemons alone (/proc/PID/stat). TCP packets are counted as
+	// MTU-sized segments (bytes / (pod MTU - 40)).
 	CPUNsPerPkt       float64 `json:"cpu_ns_per_pkt"`
 	CPUSPerGbit       float64 `json:"cpu_s_per_gbit"`
+	OwnCPUNsPerPkt    float64 `json:"own_cpu_ns_per_pkt"`
+	OwnCPUSPerGbit    float64 `json:"own_cpu_s_per_gbit"`
 	DaemonCPUNsPerPkt float64 `json:"daemon_cpu_ns_per_pkt"`
 	DaemonCPUSPerGbit float64 `json:"daemon_cpu_s_per_gbit"`
 	CPUMachineS       float64 `json:"cpu_machine_s"`
+	CPUOwnS           float64 `json:"cpu_own_s"`
 	CPUDaemonS        float64 `json:"cpu_daemon_s"`
 
 	Retransmits int     `json:"retransmits"`
@@ -66,7 +72,8 @@ type Row struct {
 // sample is one run of one test.
 type sample struct {
 	gbps, pps, p50, p99, p999 float64
-	machineCPU, daemonCPU     float64
+	machineCPU, ownCPU        float64
+	daemonCPU                 float64
 	pkts, bits                float64
 	retransmits               float64
 	loss, iperfPPS, iperfLoss float64
@@ -113,6 +120,9 @@ func (r *Row) aggregate(samples []sample) {
 	r.P999us = med(func(s sample) float64 { return s.p999 })
 	r.CPUMachineS = med(func(s sample) float64 { return s.machineCPU })
 	r.CPUDaemonS = med(func(s sample) float64 { return s.daemonCPU })
+	r.CPUOwnS = med(func(s sample) float64 { return s.ownCPU })
+	r.OwnCPUNsPerPkt = med(func(s sample) float64 { return per(s.ownCPU*1e9, s.pkts) })
+	r.OwnCPUSPerGbit = med(func(s sample) float64 { return per(s.ownCPU, s.bits/1e9) })
 	r.CPUNsPerPkt = med(func(s sample) float64 { return per(s.machineCPU*1e9, s.pkts) })
 	r.CPUSPerGbit = med(func(s sample) float64 { return per(s.machineCPU, s.bits/1e9) })
 	r.DaemonCPUNsPerPkt = med(func(s sample) float64 { return per(s.daemonCPU*1e9, s.pkts) })

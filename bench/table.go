@@ -63,11 +63,11 @@ func sections(rows []Row) (secs []section, notes []string) {
 func headerOf(test string) []string {
 	switch test {
 	case TestUDP64:
-		return []string{"mode", "pps", "min–max", "vs kernel/vxlan", "loss", "iperf3 pps", "CPU ns/pkt", "daemon ns/pkt"}
+		return []string{"mode", "pps", "min–max", "vs kernel/vxlan", "loss", "iperf3 pps", "own ns/pkt", "daemon ns/pkt", "machine ns/pkt"}
 	case TestRR:
-		return []string{"mode", "p50 µs", "min–max", "p99 µs", "p99.9 µs", "vs kernel/vxlan", "trans/s", "CPU ns/msg"}
+		return []string{"mode", "p50 µs", "min–max", "p99 µs", "p99.9 µs", "vs kernel/vxlan", "trans/s", "own ns/msg"}
 	}
-	return []string{"mode", "Gbit/s", "min–max", "vs kernel/vxlan", "retransmits", "CPU s/Gbit", "daemon s/Gbit", "CPU ns/pkt"}
+	return []string{"mode", "Gbit/s", "min–max", "vs kernel/vxlan", "retransmits", "own s/Gbit", "daemon s/Gbit", "machine s/Gbit", "own ns/pkt"}
 }
 
 func cellsOf(r Row) []string {
@@ -86,13 +86,13 @@ func cellsOf(r Row) []string {
 	switch r.Test {
 	case TestUDP64:
 		return []string{r.Mode, kilo(r.PPS), kilo(r.Min) + "–" + kilo(r.Max), vs,
-			pct(r.UDPLoss), kilo(r.IperfPPS), fmt.Sprintf("%.0f", r.CPUNsPerPkt), fmt.Sprintf("%.0f", r.DaemonCPUNsPerPkt)}
+			pct(r.UDPLoss), kilo(r.IperfPPS), fmt.Sprintf("%.0f", r.OwnCPUNsPerPkt), fmt.Sprintf("%.0f", r.DaemonCPUNsPerPkt), fmt.Sprintf("%.0f", r.CPUNsPerPkt)}
 	case TestRR:
 		return []string{r.Mode, fmt.Sprintf("%.1f", r.P50us), fmt.Sprintf("%.1f–%.1f", r.Min, r.Max),
-			fmt.Sprintf("%.1f", r.P99us), fmt.Sprintf("%.1f", r.P999us), vs, fmt.Sprintf("%.0f", r.PPS/2), fmt.Sprintf("%.0f", r.CPUNsPerPkt)}
+			fmt.Sprintf("%.1f", r.P99us), fmt.Sprintf("%.1f", r.P999us), vs, fmt.Sprintf("%.0f", r.PPS/2), fmt.Sprintf("%.0f", r.OwnCPUNsPerPkt)}
 	}
 	return []string{r.Mode, fmt.Sprintf("%.2f", r.Gbps), fmt.Sprintf("%.2f–%.2f", r.Min, r.Max), vs,
-		fmt.Sprint(r.Retransmits), fmt.Sprintf("%.2f", r.CPUSPerGbit), fmt.Sprintf("%.2f", r.DaemonCPUSPerGbit), fmt.Sprintf("%.0f", r.CPUNsPerPkt)}
+		fmt.Sprint(r.Retransmits), fmt.Sprintf("%.2f", r.OwnCPUSPerGbit), fmt.Sprintf("%.2f", r.DaemonCPUSPerGbit), fmt.Sprintf("%.2f", r.CPUSPerGbit), fmt.Sprintf("%.0f", r.OwnCPUNsPerPkt)}
 }
 
 // kilo writes a rate with a k or M suffix.
