@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -239,4 +240,36 @@ func linesWith(log string, subs ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A peer whose next hop never answers ARP fails the start with an error
+// naming it, and the failed start leaves no TUN behind. (MACs are resolved
+// before the program is attached, so the XDP check here only shows that
+// order holds.)
+func TestXDPUnresolvedPeerFailsStart(t *testing.T) {
+	testenv.RequireRoot(t)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "u"})
+	n1 := tp.Nodes[0]
+	cfg := nodeConfig(tp, n1, "xdp", "vxlan", 0) +
+		"  - name: ghost\n    underlay: 10.99.0.77\n    podCIDRs: [10.244.77.0/24]\n"
+	path := t.TempDir() + "/ghost.yaml"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := n1.Command(ctx, podfwdBin, "run", "--config", path).CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("podfwd started with an unresolvable peer (err %v):\n%s", err, out)
+	}
+	t.Logf("podfwd refused to start:\n%s", linesWith(string(out), "ghost"))
+	if !strings.Contains(string(out), "peer ghost (10.99.0.77)") || !strings.Contains(string(out), "not resolved") {
+		t.Errorf("the error does not name the unresolved peer:\n%s", out)
+	}
+	if got := xdpOnUnderlay(t, n1); got != "" {
+		t.Errorf("a failed start left XDP on %s:\n%s", n1.UnderlayLink, got)
+	}
+	if link, _ := n1.Command(context.Background(), "ip", "link", "show", "podfwd0").CombinedOutput(); !strings.Contains(string(link), "does not exist") {
+		t.Errorf("a failed start left the TUN device: %s", link)
+	}
 }
