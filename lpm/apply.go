@@ -50,23 +50,12 @@ func (f *fib) publish() error {
 	if !f.dirtyAny {
 		return nil
 	}
-	dirtyCount := 0
-	for _, word := range f.dirty {
-		dirtyCount += bits.OnesCount64(word)
-	}
-	best := f.shortBest
-	if dirtyCount > 2048 {
-		// A short route touched many slots: paint all defaults at once
-		// instead of probing 17 lengths per slot.
-		painted := f.paintShort()
-		best = func(s uint16) uint64 { return painted[s] }
-	}
 	var built []slotBuild
 	for wi, word := range f.dirty {
 		for word != 0 {
 			slot := uint16(wi*64 + bits.TrailingZeros64(word))
 			word &= word - 1
-			sb := slotBuild{slot: slot, def: best(slot)}
+			sb := slotBuild{slot: slot, def: f.defaultOf(slot)}
 			if w := f.slots[slot]; w != nil {
 				n, err := f.build(w, 0, sb.def)
 				if err != nil {
@@ -106,8 +95,8 @@ func (f *fib) publish() error {
 	return nil
 }
 
-// shortBest is the longest route of length <= 16 covering root slot s, as a
-// leaf entry (0 when none).
+// shortBest computes the longest route of length <= 16 covering root slot
+// s, as a leaf entry (0 when none), from the short routes.
 func (f *fib) shortBest(s uint16) uint64 {
 	for plen := rootBits; plen >= 0; plen-- {
 		top := uint32(s) &^ (1<<(rootBits-plen) - 1)
@@ -116,27 +105,6 @@ func (f *fib) shortBest(s uint16) uint64 {
 		}
 	}
 	return 0
-}
-
-// paintShort returns shortBest for every slot, painting routes from the
-// shortest to the longest so longer ones overwrite.
-func (f *fib) paintShort() []uint64 {
-	var byLen [rootBits + 1][]uint32
-	for k := range f.short {
-		byLen[k&31] = append(byLen[k&31], k)
-	}
-	painted := make([]uint64, 1<<rootBits)
-	for plen, ks := range byLen {
-		for _, k := range ks {
-			top := k >> 5
-			e := matchEntry(f.short[k], uint8(plen))
-			last := top | (1<<(rootBits-plen) - 1)
-			for s := top; s <= last; s++ {
-				painted[s] = e
-			}
-		}
-	}
-	return painted
 }
 
 // entryOf is what a root slot or a kid list holds for n: the block itself

@@ -34,6 +34,7 @@ type fib struct {
 
 	mu       sync.Mutex          // serializes writers; readers never take it
 	short    map[uint32]uint32   // routes of length <= 16, keyed by shortKey
+	defaults []uint64            // per root slot, its longest short route (nil: none yet)
 	slots    map[uint16]*wnode   // routes longer than /16, per root slot
 	slotMem  map[uint16]int      // bytes of each non-leaf slot's nodes
 	leaves   map[uint64]*leafRef // shared leaf blocks by default entry
@@ -100,7 +101,9 @@ func (f *fib) change(p netip.Prefix, value uint32, del bool) (oldValue uint32, e
 			}
 			f.short[k] = value
 		}
-		f.markSlots(top, top|(1<<(rootBits-plen)-1))
+		last := top | (1<<(rootBits-plen) - 1)
+		f.updateDefaults(top, last, plen, del)
+		f.markSlots(top, last)
 		return oldValue, existed
 	}
 	return f.changeLong(a, uint16(slot), plen, value, del)
@@ -194,7 +197,7 @@ func (f *fib) indexBytes() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	const mapEntry = 48
-	total := len(f.short)*mapEntry + len(f.slots)*mapEntry + len(f.slotMem)*mapEntry
+	total := len(f.short)*mapEntry + len(f.slots)*mapEntry + len(f.slotMem)*mapEntry + cap(f.defaults)*8
 	var walk func(w *wnode)
 	walk = func(w *wnode) {
 		total += int(unsafe.Sizeof(*w)) + cap(w.routes)*int(unsafe.Sizeof(route{})) + len(w.kids)*mapEntry
@@ -206,4 +209,37 @@ func (f *fib) indexBytes() int {
 		walk(w)
 	}
 	return total
+}
+
+// updateDefaults keeps defaults (each slot's longest route of length <= 16)
+// current after the short route of length plen over slots first..last
+// changed: a slot whose default is no longer than plen takes the route (or,
+// after a delete, is recomputed), a slot under a longer route keeps it.
+func (f *fib) updateDefaults(first, last uint32, plen uint8, del bool) {
+	if f.defaults == nil {
+		f.defaults = make([]uint64, 1<<rootBits)
+	}
+	var e uint64
+	if !del {
+		e = matchEntry(f.short[shortKey(first, plen)], plen)
+	}
+	for s := first; s <= last; s++ {
+		cur := f.defaults[s]
+		if cur != 0 && uint8(cur>>1) > plen {
+			continue
+		}
+		if del {
+			f.defaults[s] = f.shortBest(uint16(s))
+		} else {
+			f.defaults[s] = e
+		}
+	}
+}
+
+// defaultOf is slot s's longest short route as a leaf entry (0 when none).
+func (f *fib) defaultOf(s uint16) uint64 {
+	if f.defaults == nil {
+		return 0
+	}
+	return f.defaults[s]
 }
