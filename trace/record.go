@@ -97,10 +97,13 @@ func stepOf(s *slot) Step {
 	}
 	st.Local, st.Peer, st.Segments = ev.Local, ev.Peer, ev.Segments
 	if ev.Outer.IsValid() {
-		st.Outer = ev.Outer.String()
+		st.Outer = endpoint(ev.Outer)
 	}
 	if ev.Stage == dataplane.StageEncap || ev.Stage == dataplane.StageDecap {
 		st.Encap, st.VNI, st.UDPSrc = ev.Kind.String(), ev.VNI, ev.SrcPort
+		if ev.Kind == encap.KindIPIP {
+			st.VNI = 0 // IPIP has none; the engine reports the config's
+		}
 	}
 	st.Decision = decision(ev, s.origLen)
 	return st

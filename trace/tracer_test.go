@@ -63,7 +63,7 @@ func TestSlowReaderNeverBlocksForwarding(t *testing.T) {
 // each producer's order (run with -race).
 func TestRingConcurrent(t *testing.T) {
 	r := newRing(256, 16)
-	const producers, each = 4, 20000
+	const producers, each = 4, 5000
 	var wg sync.WaitGroup
 	for p := 0; p < producers; p++ {
 		wg.Add(1)

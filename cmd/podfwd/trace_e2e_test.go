@@ -21,17 +21,48 @@ import (
 	"github.com/podfwd/podfwd/trace"
 )
 
-// podfwd trace against live daemons: two nodes on tun io with VXLAN, each
-// with its own admin socket; pods ping while `podfwd trace` watches node 1.
+// traceCase is one io path and encap podfwd trace is run against.
+type traceCase struct {
+	io, encap string
+	port      int
+	layers    string // what tshark sees of an ICMP packet on the wire
+}
+
+var traceMatrix = []traceCase{
+	{"tun", "vxlan", 8472, "ip:udp:vxlan:eth:ethertype:ip:icmp"},
+	{"tun", "geneve", 6081, "ip:udp:geneve:eth:ethertype:ip:icmp"},
+	{"tun", "ipip", 0, "ip:ip:icmp"},
+	{"udp-process", "vxlan", 8472, "ip:udp:vxlan:eth:ethertype:ip:icmp"},
+}
+
+// podfwd trace against live daemons: two nodes in each io path and encap,
+// each daemon with its own admin socket; pods ping while `podfwd trace`
+// watches node 1.
 func TestTraceEndToEnd(t *testing.T) {
 	testenv.RequireRoot(t)
+	for _, c := range traceMatrix {
+		t.Run(c.io+"-"+c.encap, func(t *testing.T) { traceEndToEnd(t, c) })
+	}
+}
+
+func traceEndToEnd(t *testing.T, c traceCase) {
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "t"})
 	dir := t.TempDir()
 	sockets := map[*topo.Node]string{}
 	for _, n := range tp.Nodes {
 		sockets[n] = filepath.Join(dir, n.Namespace+".sock")
-		cfg := nodeConfig(tp, n, "tun", "vxlan", 8472) + fmt.Sprintf("admin:\n  socket: %s\n", sockets[n])
+		cfg := nodeConfig(tp, n, c.io, c.encap, c.port) + fmt.Sprintf("admin:\n  socket: %s\n", sockets[n])
 		startDaemon(t, n, cfg)
+	}
+	outer := func(n *topo.Node) string {
+		if c.port == 0 {
+			return n.UnderlayIPv4.String()
+		}
+		return fmt.Sprintf("%s:%d", n.UnderlayIPv4, c.port)
+	}
+	vni := " vni 1"
+	if c.encap == "ipip" {
+		vni = ""
 	}
 	node1, node2 := tp.Nodes[0], tp.Nodes[1]
 	from, to := node1.Pods[0], node2.Pods[0]
@@ -69,9 +100,9 @@ func TestTraceEndToEnd(t *testing.T) {
 		for _, r := range recs {
 			got := stageList(&r)
 			switch {
-			case r.Dir == "egress" && got == "receive,parse,route,encap" && r.Verdict == "encapsulated to peer "+node2.Namespace:
+			case r.Dir == "egress" && strings.HasSuffix(got, "encap") && r.Verdict == "encapsulated to peer "+node2.Namespace:
 				egress++
-				if e := r.Stages[3]; e.Encap != "vxlan" || e.VNI != topo.VXLANVNI || e.Outer != node2.UnderlayIPv4.String()+":8472" {
+				if e := r.Stages[len(r.Stages)-1]; e.Encap != c.encap || e.Outer != outer(node2) {
 					t.Errorf("encap stage %+v", e)
 				}
 				if p := r.Stages[1]; p.Src != from.IPv4.String() || p.Dst != to.IPv4.String() || p.Proto != 1 {
@@ -79,7 +110,7 @@ func TestTraceEndToEnd(t *testing.T) {
 				}
 			case r.Dir == "ingress" && got == "receive,decap,parse,route,send" && strings.HasPrefix(r.Verdict, "delivered to "):
 				ingress++
-				if d := r.Stages[1]; d.Peer != node2.Namespace || d.VNI != topo.VXLANVNI {
+				if d := r.Stages[1]; d.Peer != node2.Namespace || d.Encap != c.encap {
 					t.Errorf("decap stage %+v", d)
 				}
 			default:
@@ -93,8 +124,8 @@ func TestTraceEndToEnd(t *testing.T) {
 
 	t.Run("text-and-pcap", func(t *testing.T) {
 		pcap := filepath.Join(t.TempDir(), "icmp.pcapng")
-		out := runTrace(t, "--socket", sock, "--count", "4", "--pcap", pcap, "icmp")
-		if strings.Count(out, "  route     ") != 4 || !strings.Contains(out, "  encap     vxlan vni 1 -> peer "+node2.Namespace) {
+		out := runTrace(t, "--socket", sock, "--count", "4", "--pcap", pcap, "icmp and net 10.244.0.0/16")
+		if strings.Count(out, "  route     ") != 4 || !strings.Contains(out, "  encap     "+c.encap+vni+" -> peer "+node2.Namespace) {
 			t.Errorf("text output lacks the stages:\n%s", out)
 		}
 		tshark, err := exec.LookPath("tshark")
@@ -112,7 +143,7 @@ func TestTraceEndToEnd(t *testing.T) {
 		}
 		for _, l := range lines {
 			protos, comment, _ := strings.Cut(l, "|")
-			if !strings.Contains(protos, "udp:vxlan:eth:ethertype:ip:icmp") || !strings.Contains(comment, "route: ") {
+			if !strings.Contains(protos, c.layers) || !strings.Contains(comment, "route: ") {
 				t.Errorf("packet %q", l)
 			}
 		}
@@ -120,7 +151,7 @@ func TestTraceEndToEnd(t *testing.T) {
 
 	t.Run("simulate", func(t *testing.T) {
 		out := runTrace(t, "--socket", sock, "--simulate", fmt.Sprintf("src %s dst %s tcp dport 80", from.IPv4, to.IPv4))
-		for _, want := range []string{"(simulated): encapsulated to peer " + node2.Namespace, "vxlan vni 1 -> peer " + node2.Namespace + " at " + node2.UnderlayIPv4.String() + ":8472"} {
+		for _, want := range []string{"(simulated): encapsulated to peer " + node2.Namespace, c.encap + vni + " -> peer " + node2.Namespace + " at " + outer(node2)} {
 			if !strings.Contains(out, want) {
 				t.Errorf("simulation lacks %q:\n%s", want, out)
 			}
@@ -141,8 +172,8 @@ func TestTraceEndToEnd(t *testing.T) {
 		if ready != 200 {
 			t.Errorf("readyz %d, want 200", ready)
 		}
-		for _, series := range []string{`podfwd_packets_total{direction="rx",port="pod"}`, `podfwd_tunnel_packets_total{encap="vxlan",op="encap"}`,
-			`podfwd_tunnel_packets_total{encap="vxlan",op="decap"}`, `podfwd_trace_matched_packets_total`} {
+		for _, series := range []string{`podfwd_packets_total{direction="rx",port="pod"}`, `podfwd_tunnel_packets_total{encap="` + c.encap + `",op="encap"}`,
+			`podfwd_tunnel_packets_total{encap="` + c.encap + `",op="decap"}`, `podfwd_trace_matched_packets_total`} {
 			m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
 			if m == nil {
 				t.Errorf("no %s in node 1's metrics", series)
