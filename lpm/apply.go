@@ -68,21 +68,22 @@ func (f *fib) publish() error {
 	}
 	s := new(snapshot)
 	s.root = f.cur.Load().root
+	if f.slotBytes == nil {
+		f.slotBytes = make([]int32, 1<<rootBits)
+	}
 	for _, sb := range built {
-		if prevBytes, ok := f.slotMem[sb.slot]; ok {
-			f.treeMem -= prevBytes
-		}
+		f.treeMem -= int(f.slotBytes[sb.slot])
+		f.slotBytes[sb.slot] = 0
 		var entry unsafe.Pointer
 		if sb.n == nil {
 			entry = f.acquireLeaf(sb.def)
-			delete(f.slotMem, sb.slot)
 		} else {
 			entry = f.entryOf(sb.n)
-			f.slotMem[sb.slot] = sb.n.bytes
-			f.treeMem += sb.n.bytes
+			f.slotBytes[sb.slot] = int32(min(sb.n.bytes, 1<<31-1))
+			f.treeMem += int(f.slotBytes[sb.slot])
 		}
 		// Acquire before release, so a slot keeping its leaf never frees it.
-		if ref := f.leafOf[s.root[sb.slot]]; ref != nil {
+		if ref := f.leafRefOf(s.root[sb.slot]); ref != nil {
 			f.releaseLeaf(ref)
 		}
 		s.root[sb.slot] = entry
@@ -124,7 +125,6 @@ func (f *fib) acquireLeaf(def uint64) unsafe.Pointer {
 		n := &node{blk: blk, bytes: blockBytes(blk)}
 		ref = &leafRef{entry: f.entryOf(n), def: def, bytes: n.bytes}
 		f.leaves[def] = ref
-		f.leafOf[ref.entry] = ref
 		f.leafMem += ref.bytes
 	}
 	ref.refs++
@@ -137,6 +137,16 @@ func (f *fib) releaseLeaf(ref *leafRef) {
 		return
 	}
 	delete(f.leaves, ref.def)
-	delete(f.leafOf, ref.entry)
 	f.leafMem -= ref.bytes
+}
+
+// leafRefOf returns the shared leaf a root entry is, or nil. Only leaves
+// have a single interval: a slot with routes longer than /16 has at least
+// two (no such route covers all of a window), a node has the tag instead.
+func (f *fib) leafRefOf(p unsafe.Pointer) *leafRef {
+	h := *(*uint64)(p)
+	if h&nodeTag != 0 || uint32(h) != 1 {
+		return nil
+	}
+	return f.leaves[*(*uint64)(unsafe.Add(p, 16))] // word 2: the only entry
 }

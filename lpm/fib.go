@@ -32,28 +32,25 @@ type fib struct {
 	fam *family
 	cur atomic.Pointer[snapshot]
 
-	mu       sync.Mutex          // serializes writers; readers never take it
-	short    map[uint32]uint32   // routes of length <= 16, keyed by shortKey
-	defaults []uint64            // per root slot, its longest short route (nil: none yet)
-	slots    map[uint16]*wnode   // routes longer than /16, per root slot
-	slotMem  map[uint16]int      // bytes of each non-leaf slot's nodes
-	leaves   map[uint64]*leafRef // shared leaf blocks by default entry
-	leafOf   map[unsafe.Pointer]*leafRef
-	leafMem  int
-	treeMem  int
-	count    int
-	dirty    [1 << rootBits / 64]uint64 // root slots to rebuild
-	dirtyAny bool
+	mu        sync.Mutex          // serializes writers; readers never take it
+	short     map[uint32]uint32   // routes of length <= 16, keyed by shortKey
+	defaults  []uint64            // per root slot, its longest short route (nil: none yet)
+	slots     map[uint16]*wnode   // routes longer than /16, per root slot
+	slotBytes []int32             // bytes of each non-leaf slot's nodes (nil: none yet)
+	leaves    map[uint64]*leafRef // shared leaf blocks by default entry
+	leafMem   int
+	treeMem   int
+	count     int
+	dirty     [1 << rootBits / 64]uint64 // root slots to rebuild
+	dirtyAny  bool
 }
 
 func newFib(fam *family) *fib {
 	f := &fib{
-		fam:     fam,
-		short:   map[uint32]uint32{},
-		slots:   map[uint16]*wnode{},
-		slotMem: map[uint16]int{},
-		leaves:  map[uint64]*leafRef{},
-		leafOf:  map[unsafe.Pointer]*leafRef{},
+		fam:    fam,
+		short:  map[uint32]uint32{},
+		slots:  map[uint16]*wnode{},
+		leaves: map[uint64]*leafRef{},
 	}
 	s := new(snapshot)
 	for i := range s.root {
@@ -197,7 +194,7 @@ func (f *fib) indexBytes() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	const mapEntry = 48
-	total := len(f.short)*mapEntry + len(f.slots)*mapEntry + len(f.slotMem)*mapEntry + cap(f.defaults)*8
+	total := len(f.short)*mapEntry + len(f.slots)*mapEntry + cap(f.slotBytes)*4 + cap(f.defaults)*8
 	var walk func(w *wnode)
 	walk = func(w *wnode) {
 		total += int(unsafe.Sizeof(*w)) + cap(w.routes)*int(unsafe.Sizeof(route{})) + len(w.kids)*mapEntry
