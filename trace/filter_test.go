@@ -158,18 +158,39 @@ func FuzzParseFilter(f *testing.F) {
 			}
 			return
 		}
-		// A filter that parsed must parse again from its text, and both
-		// must agree on any packet in either direction.
-		again, err := ParseFilter(flt.String())
+		// The canonical form must parse to the same filter (same canonical
+		// form), and both must agree on any packet in either direction.
+		canon := flt.Canonical()
+		again, err := ParseFilter(canon)
 		if err != nil {
-			t.Fatalf("%q parsed, its String %q did not: %v", s, flt.String(), err)
+			t.Fatalf("%q parsed, its canonical form %q did not: %v", s, canon, err)
+		}
+		if again.Canonical() != canon {
+			t.Fatalf("%q: canonical %q reparses as %q", s, canon, again.Canonical())
 		}
 		for _, dir := range []dataplane.Direction{dataplane.Egress, dataplane.Ingress} {
 			if flt.Match(&h, dir, pkt) != again.Match(&h, dir, pkt) {
-				t.Fatalf("%q: two compilations disagree", s)
+				t.Fatalf("%q and its canonical form %q disagree on % x", s, canon, pkt)
 			}
 		}
 	})
+}
+
+func TestFilterCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"src 10.0.0.1 dst 10.0.0.0/8 tcp dport 80":     "(((src host 10.0.0.1 and dst net 10.0.0.0/8) and tcp) and dst port 80)",
+		"!udp || icmp6 && vni 7":                       "((not udp) or (icmp6 and vni 7))",
+		"not (host fd00::1 or net 10.1.2.3/16) and ip": "((not (host fd00::1 or net 10.1.0.0/16)) and ip)",
+		"": "",
+	} {
+		f, err := ParseFilter(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Canonical(); got != want {
+			t.Errorf("%q: canonical %q, want %q", in, got, want)
+		}
+	}
 }
 
 func FuzzParseSpec(f *testing.F) {
