@@ -20,6 +20,16 @@ import (
 // as an unsupported row rather than a failure.
 var ErrIONotImplemented = errors.New("io not implemented in podfwd run")
 
+// ErrSetupRefused is wrapped when `podfwd run` refuses to start because
+// of a documented limit of its io on this setup (an AF_XDP frame cannot
+// hold a 9000-byte MTU): also an unsupported row, with the daemon's words.
+var ErrSetupRefused = errors.New("podfwd run refuses this setup")
+
+// refusalMarkers are the phrases by which `podfwd run` states such a
+// limit at start. They are matched in its log because it is another
+// process; a crash or any other start failure stays a failure.
+var refusalMarkers = []string{"does not fit an AF_XDP frame"}
+
 // daemons are the `podfwd run` processes of one mode, one per node.
 type daemons struct {
 	cmds  []*exec.Cmd
@@ -86,6 +96,11 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 			d.stop()
 			if rejected := fmt.Sprintf("io: %q is not one of", mode.IO); strings.Contains(log.String(), rejected) {
 				return nil, fmt.Errorf("%w: %s", ErrIONotImplemented, firstLineWith(log.String(), rejected))
+			}
+			for _, marker := range refusalMarkers {
+				if strings.Contains(log.String(), marker) {
+					return nil, fmt.Errorf("%w: %s", ErrSetupRefused, firstLineWith(log.String(), marker))
+				}
 			}
 			return nil, fmt.Errorf("podfwd on %s: %w", n.Namespace, err)
 		}

@@ -137,6 +137,10 @@ func runMode(ctx context.Context, cfg Config, m Mode, mtu int, env *Env, prog *p
 			said := strings.TrimPrefix(err.Error(), ErrIONotImplemented.Error()+": ")
 			return rows(StatusUnsupported+m.IO+" io not implemented in podfwd run yet ("+truncate(said, 200)+")", nil)
 		}
+		if errors.Is(err, ErrSetupRefused) {
+			prog.skip()
+			return rows(StatusUnsupported+oneLine(err), nil)
+		}
 		if err != nil {
 			prog.skip()
 			return rows(StatusFailed+oneLine(err), nil)

@@ -24,7 +24,8 @@ func fakeDaemon(t *testing.T, message string) string {
 
 // TestRunStatuses runs the harness on a measured kernel mode, a probed
 // one, a statically unsupported one, an io the daemon rejects by name and
-// a daemon that fails otherwise: every row gets the right status, and
+// a daemon that fails otherwise, and one that refuses the setup with a
+// documented limit: every row gets the right status, and
 // the measured one moved traffic in every test.
 func TestRunStatuses(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -34,7 +35,8 @@ func TestRunStatuses(t *testing.T) {
 	}
 	modes = append(modes,
 		Mode{Name: "xdp/vxlan", IO: "xdp", Encap: "vxlan"},
-		Mode{Name: "tun/ipip", IO: "tun", Encap: "ipip"})
+		Mode{Name: "tun/ipip", IO: "tun", Encap: "ipip"},
+		Mode{Name: "xdp/ipip", IO: "xdp", Encap: "ipip"})
 	cfg := Config{Modes: modes, Runs: 1, Duration: 500 * time.Millisecond, Prefix: testenv.RunPrefix()}
 	rep := &Report{}
 	for _, m := range modes[:3] {
@@ -47,9 +49,11 @@ func TestRunStatuses(t *testing.T) {
 	rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, modes[3], 1500, &rep.Env, newProgress(cfg))...)
 	cfg.Podfwd = fakeDaemon(t, `podfwd run: cannot open /dev/net/tun`)
 	rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, modes[4], 1500, &rep.Env, newProgress(cfg))...)
+	cfg.Podfwd = fakeDaemon(t, `podfwd run: underlay MTU does not fit an AF_XDP frame: MTU 9000 > 3826`)
+	rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, modes[5], 1500, &rep.Env, newProgress(cfg))...)
 
-	if len(rep.Rows) != 5*len(AllTests) {
-		t.Fatalf("%d rows, want %d", len(rep.Rows), 5*len(AllTests))
+	if len(rep.Rows) != len(modes)*len(AllTests) {
+		t.Fatalf("%d rows, want %d", len(rep.Rows), len(modes)*len(AllTests))
 	}
 	for _, r := range rep.Rows {
 		var want string
@@ -67,6 +71,8 @@ func TestRunStatuses(t *testing.T) {
 			want = StatusUnsupported + "xdp io not implemented in podfwd run yet"
 		case "tun/ipip":
 			want = StatusFailed + "podfwd on "
+		case "xdp/ipip":
+			want = StatusUnsupported + "podfwd run refuses this setup: podfwd run: underlay MTU does not fit"
 		}
 		if !strings.HasPrefix(r.Status, want) {
 			t.Errorf("%s %s: status %q, want prefix %q", r.Mode, r.Test, r.Status, want)

@@ -43,13 +43,16 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"0.50x", "2.00x", "unsupported", "failed", "xdp/vxlan: unsupported: xdp io not implemented", "tun/ipip (mtu 1500, tcp1): failed: iperf3 failed: boom"} {
+	for _, want := range []string{"0.50x", "2.00x", "unsupported", "failed", "xdp/vxlan: unsupported: xdp io not implemented", "tun/ipip (mtu 1500): failed: iperf3 failed: boom"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 	if n := strings.Count(out, "xdp/vxlan: unsupported"); n != 1 {
 		t.Errorf("unsupported reason printed %d times, want once", n)
+	}
+	if n := strings.Count(out, "boom"); n != 1 {
+		t.Errorf("a mode's failure printed %d times, want once", n)
 	}
 }
 

@@ -40,7 +40,7 @@ func sections(rows []Row) (secs []section, notes []string) {
 		}
 		byKey[k] = append(byKey[k], r)
 		if r.Status != StatusOK {
-			note := fmt.Sprintf("%s (mtu %d, %s): %s", r.Mode, r.MTU, r.Test, r.Status)
+			note := fmt.Sprintf("%s (mtu %d): %s", r.Mode, r.MTU, r.Status)
 			if strings.HasPrefix(r.Status, StatusUnsupported) {
 				note = fmt.Sprintf("%s: %s", r.Mode, r.Status)
 			}
