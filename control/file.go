@@ -31,6 +31,22 @@ type File struct {
 	Peers    []Peer   `yaml:"peers"`
 	// Admin places the admin socket (podfwd trace) and the metrics listener.
 	Admin Admin `yaml:"admin"`
+	// Kubernetes makes the API server the source of peers and of our pod
+	// CIDRs instead of Peers and PodCIDRs.
+	Kubernetes Kubernetes `yaml:"kubernetes"`
+}
+
+// Kubernetes configures the Kubernetes source (see NewKubeSource).
+type Kubernetes struct {
+	Enabled bool `yaml:"enabled"`
+	// Kubeconfig is a kubeconfig file; empty means the in-cluster config
+	// (the pod's ServiceAccount).
+	Kubeconfig string `yaml:"kubeconfig"`
+	// Socket, when set, is a unix socket every API connection dials instead
+	// of the kubeconfig's host (TLS still checks the host's name): it lets
+	// a daemon inside a network namespace reach an API server that listens
+	// on another namespace's loopback through a relay.
+	Socket string `yaml:"socket"`
 }
 
 // Admin configures the operator interfaces. Empty values take the

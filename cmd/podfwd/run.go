@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
 )
 
 // runCommand parses `podfwd run` flags, loads and validates the config (a
@@ -23,6 +24,7 @@ func runCommand(args []string) error {
 	encapFlag := fs.String("encap", "", "override the config's encap: vxlan | geneve | ipip | none")
 	debug := fs.Bool("debug", false, "log at debug level")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the daemon to this file until it exits")
+	kubeconfig := fs.String("kubeconfig", "", "take peers and pod CIDRs from the Kubernetes API with this kubeconfig (sets kubernetes.enabled)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -45,7 +47,17 @@ func runCommand(args []string) error {
 	if *encapFlag != "" {
 		file.Encap = *encapFlag
 	}
-	cfg, err := file.DataplaneConfig(control.LookupInterface)
+	if *kubeconfig != "" {
+		file.Kubernetes.Enabled, file.Kubernetes.Kubeconfig = true, *kubeconfig
+	}
+	// With Kubernetes, cfg is only the template: pod CIDRs and peers
+	// come from the API.
+	var cfg *dataplane.Config
+	if file.Kubernetes.Enabled {
+		cfg, err = file.KubeBaseConfig(control.LookupInterface)
+	} else {
+		cfg, err = file.DataplaneConfig(control.LookupInterface)
+	}
 	if err != nil {
 		return err
 	}
@@ -62,5 +74,8 @@ func runCommand(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if file.Kubernetes.Enabled {
+		return runKube(ctx, log, file, cfg)
+	}
 	return runDaemon(ctx, log, file, cfg, nil)
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
+)
+
+// runKube runs the daemon, whose file and configs' template base are
+// already validated, with the Kubernetes API as its source of truth:
+// it publishes our node's annotations, waits for the first config derived
+// from the cluster's Nodes, brings the dataplane up with it, applies every
+// later config, and clears our Node's NetworkUnavailable condition once
+// the dataplane is up. While the API server is unreachable, forwarding
+// goes on with the last config.
+func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *dataplane.Config) error {
+	client, err := control.NewKubeClient(file.Kubernetes)
+	if err != nil {
+		return err
+	}
+	src, err := control.NewKubeSource(client, control.KubeOptions{NodeName: file.NodeName, Base: base, Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = src.Run(ctx) }()
+
+	ann := control.NodeAnnotations(base, file.Encap)
+	go retry(ctx, log, "publishing node annotations", func() error {
+		return control.PublishNode(ctx, client, file.NodeName, ann)
+	})
+
+	log.Info("kubernetes: waiting for the first config", "node", file.NodeName)
+	var first *dataplane.Config
+	select {
+	case <-ctx.Done():
+		return nil
+	case first = <-src.Updates():
+	}
+	up := make(chan *dataplane.Config)
+	go relayUntilUp(ctx, first, src.Updates(), up, func() {
+		retry(ctx, log, "setting NetworkUnavailable=False", func() error {
+			return control.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
+		})
+	})
+	return runDaemon(ctx, log, file, first, up)
+}
+
+// relayUntilUp forwards configs from in to out. runDaemon starts reading
+// out only once the dataplane is up (ports open, first config installed,
+// routes programmed), so it first offers the config it already runs —
+// applying it again changes nothing — and the moment that offer is taken
+// is the moment the node's network is up: then onUp runs.
+func relayUntilUp(ctx context.Context, first *dataplane.Config, in <-chan *dataplane.Config, out chan<- *dataplane.Config, onUp func()) {
+	select {
+	case <-ctx.Done():
+		return
+	case out <- first:
+	}
+	go onUp()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case cfg := <-in:
+			select {
+			case <-ctx.Done():
+				return
+			case out <- cfg:
+			}
+		}
+	}
+}
+
+// retry calls f until it succeeds or ctx ends, backing off from 1 s to
+// 30 s: the API server may be down when the daemon starts.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) {
+	wait := time.Second
+	for {
+		err := f()
+		if err == nil {
+			log.Info("kubernetes: done " + what)
+			return
+		}
+		log.Warn("kubernetes: "+what+" failed; retrying", "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}

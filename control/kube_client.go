@@ -1,0 +1,52 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// KubeRESTConfig builds the API client config that k describes: the
+// kubeconfig file, or the in-cluster config (the pod's ServiceAccount)
+// when k names none; with k.Socket, every connection dials that unix
+// socket instead of the host, while TLS still verifies the host's name.
+func KubeRESTConfig(k Kubernetes) (*rest.Config, error) {
+	var (
+		cfg *rest.Config
+		err error
+	)
+	if k.Kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: kubernetes: %w", ErrConfig, err)
+	}
+	cfg.UserAgent = "podfwd"
+	if k.Socket != "" {
+		path := k.Socket
+		var d net.Dialer
+		cfg.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", path)
+		}
+	}
+	return cfg, nil
+}
+
+// NewKubeClient is a clientset for KubeRESTConfig(k).
+func NewKubeClient(k Kubernetes) (kubernetes.Interface, error) {
+	cfg, err := KubeRESTConfig(k)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: kubernetes: %w", ErrConfig, err)
+	}
+	return cs, nil
+}
