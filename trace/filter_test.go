@@ -207,13 +207,25 @@ func FuzzParseSpec(f *testing.F) {
 			}
 			return
 		}
-		_, pkt, err := Build(cfg, sp)
+		dir, pkt, err := Build(cfg, sp)
 		if err != nil {
 			return
 		}
+		// The inner packet must carry the spec's addresses: the packet
+		// itself on egress, behind the tunnel headers on ingress.
+		if dir == dataplane.Ingress {
+			d, r := encap.DecapIP(pkt, &encap.DecapConfig{GenevePort: encap.DefaultGenevePort, ExpectVNI: cfg.VNI})
+			if r != encap.DropNone {
+				if sp.HasVNI && sp.VNI != cfg.VNI && r == encap.DropBadVNI {
+					return
+				}
+				t.Fatalf("built an ingress packet for %q that does not decapsulate: %s", s, r)
+			}
+			pkt = pkt[d.InnerOff:d.InnerEnd]
+		}
 		var fl encap.Flow
-		if dir := sp.Dir; dir != "ingress" && encap.ParseInner(pkt, &fl) == encap.DropNone && (fl.Src != sp.Src || fl.Dst != sp.Dst) {
-			t.Fatalf("built %s > %s for %q", fl.Src, fl.Dst, s)
+		if r := encap.ParseInner(pkt, &fl); r != encap.DropNone || fl.Src != sp.Src || fl.Dst != sp.Dst {
+			t.Fatalf("built %s > %s (%s) for %q", fl.Src, fl.Dst, r, s)
 		}
 	})
 }
