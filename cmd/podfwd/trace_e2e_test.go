@@ -166,6 +166,14 @@ func traceEndToEnd(t *testing.T, c traceCase) {
 		}
 	})
 
+	t.Run("duration", func(t *testing.T) {
+		start := time.Now()
+		out := runTrace(t, "--socket", sock, "--duration", "500ms", "host 192.0.2.99")
+		if out != "" || time.Since(start) < 500*time.Millisecond {
+			t.Errorf("--duration 500ms with a filter matching nothing: returned after %v with %q", time.Since(start), out)
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
 		body, _ := httpGetIn(t, node1, "/metrics")
 		_, ready := httpGetIn(t, node1, "/readyz")
