@@ -68,12 +68,7 @@ func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (
 	if err := checkFrameFits(cfg.UnderlayMTU); err != nil {
 		return nil, err
 	}
-	if mac := ul.Attrs().HardwareAddr; len(mac) == 6 {
-		cfg.LocalUnderlayMAC = [6]byte(mac)
-	} else {
-		return nil, fmt.Errorf("underlay interface %s has no Ethernet address (io xdp carries Ethernet frames)", ul.Attrs().Name)
-	}
-	if err := resolvePeerMACs(log, ul, cfg); err != nil {
+	if err := fillFrameAddresses(log, ul, cfg); err != nil {
 		return nil, err
 	}
 	if n := rxQueues(ul.Attrs().Name); n > 1 {
@@ -97,6 +92,28 @@ func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (
 		"attach", port.AttachMode().String(), "zeroCopy", port.ZeroCopy(), "replacedStale", port.ReplacedProgram(),
 		"mac", ul.Attrs().HardwareAddr.String())
 	return h, nil
+}
+
+// prepareXDPConfig fills in what frame mode needs of a config and the
+// control plane does not know: our underlay interface's MAC and each
+// peer's next-hop MAC. The start calls it; every later config (a
+// Kubernetes update) must pass through it too before Engine.SetConfig, or
+// frames to its peers leave with a zero destination MAC.
+func prepareXDPConfig(log *slog.Logger, file *control.File, cfg *dataplane.Config) error {
+	ul, err := netlink.LinkByName(file.Underlay.Interface)
+	if err != nil {
+		return fmt.Errorf("underlay interface %s: %w", file.Underlay.Interface, err)
+	}
+	return fillFrameAddresses(log, ul, cfg)
+}
+
+func fillFrameAddresses(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config) error {
+	mac := ul.Attrs().HardwareAddr
+	if len(mac) != 6 {
+		return fmt.Errorf("underlay interface %s has no Ethernet address (io xdp carries Ethernet frames)", ul.Attrs().Name)
+	}
+	cfg.LocalUnderlayMAC = [6]byte(mac)
+	return resolvePeerMACs(log, ul, cfg)
 }
 
 // xdpPortOptions turns the config into the port's options: which packets
