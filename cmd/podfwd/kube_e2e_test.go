@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/internal/kubetest"
+	"github.com/podfwd/podfwd/internal/testenv"
+	"github.com/podfwd/podfwd/internal/topo"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// TestKubeEndToEnd runs `podfwd run` with kubernetes.enabled in three node
+// namespaces against a real apiserver: peers come only from Node objects
+// the test creates, pods ping across nodes through the TUN, every daemon
+// publishes its annotations and condition, deleting a Node removes its
+// routes from the others, and traffic keeps flowing with the apiserver
+// stopped.
+//
+// The apiserver listens on the host namespace's loopback, which a process
+// in a node namespace cannot reach. Path-named unix sockets are
+// filesystem objects, not bound to a network namespace, so the test
+// relays a unix socket to the apiserver and the daemons dial it
+// (kubernetes.socket); TLS still verifies the apiserver's 127.0.0.1.
+func TestKubeEndToEnd(t *testing.T) {
+	testenv.RequireRoot(t)
+	c := kubetest.Start(t)
+	admin, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := relayToAPIServer(t, c.Config.Host)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "k", Nodes: 3, IPv6: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, n := range tp.Nodes {
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: n.Namespace},
+			Spec: corev1.NodeSpec{PodCIDR: n.PodCIDRv4.String(),
+				PodCIDRs: []string{n.PodCIDRv4.String(), n.PodCIDRv6.String()}},
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv4.String()}}},
+		}
+		if _, err := admin.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range tp.Nodes {
+		startDaemon(t, n, kubeNodeConfig(n, c.Kubeconfig, sock))
+	}
+	for _, n := range tp.Nodes {
+		for _, peer := range tp.Nodes {
+			if peer != n {
+				waitRoute(t, n, peer.PodCIDRv4.String(), true, 30*time.Second)
+			}
+		}
+	}
+	pingBothWays(t, tp)
+	if err := topo.Ping(ctx, tp.Nodes[0].Pods[0], tp.Nodes[2].Pods[1].IPv4, 2, 56, false); err != nil {
+		t.Errorf("node 1 -> node 3: %v", err)
+	}
+
+	for _, n := range tp.Nodes {
+		checkPublished(ctx, t, admin, n)
+	}
+
+	gone := tp.Nodes[2]
+	start := time.Now()
+	if err := admin.CoreV1().Nodes().Delete(ctx, gone.Namespace, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	took := waitRoute(t, tp.Nodes[0], gone.PodCIDRv4.String(), false, 10*time.Second)
+	t.Logf("Node delete -> its route gone from another node: %v after the delete call returned, %v from its start (goal 1 s)",
+		took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	waitRoute(t, tp.Nodes[1], gone.PodCIDRv4.String(), false, 10*time.Second)
+	// The remaining nodes still talk.
+	pingBothWays(t, tp)
+
+	// With the apiserver gone, forwarding goes on with the last config.
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // long enough for the watches to fail
+	pingBothWays(t, tp)
+	waitRoute(t, tp.Nodes[0], tp.Nodes[1].PodCIDRv4.String(), true, time.Second)
+}
+
+func kubeNodeConfig(n *topo.Node, kubeconfig, sock string) string {
+	return fmt.Sprintf(`nodeName: %s
+io: tun
+encap: vxlan
+vni: %d
+port: 8472
+vtepMAC: %q
+underlay:
+  interface: %s
+  address: %s
+kubernetes:
+  enabled: true
+  kubeconfig: %s
+  socket: %s
+`, n.Namespace, topo.VXLANVNI, n.VTEPMAC.String(), n.UnderlayLink, n.UnderlayIPv4, kubeconfig, sock)
+}
+
+// relayToAPIServer listens on a unix socket and copies each connection to
+// the apiserver at host (an https URL on loopback) until the test ends.
+func relayToAPIServer(t *testing.T, host string) string {
+	t.Helper()
+	u, err := url.Parse(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "apiserver.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				up, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{}, 2)
+				go func() { _, _ = io.Copy(up, c); done <- struct{}{} }()
+				go func() { _, _ = io.Copy(c, up); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return path
+}
+
+// waitRoute polls n's routes that podfwd owns until the one to dst is
+// present (or absent), and returns how long that took.
+func waitRoute(t *testing.T, n *topo.Node, dst string, present bool, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		out, err := n.Command(context.Background(), "ip", "route", "show", "proto", fmt.Sprint(control.RouteProtocol)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip route in %s: %v\n%s", n.Namespace, err, out)
+		}
+		has := false
+		for _, line := range strings.Split(string(out), "\n") {
+			has = has || strings.HasPrefix(line, dst+" ")
+		}
+		if has == present {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("route to %s in %s: present=%v after %v; routes:\n%s", dst, n.Namespace, has, timeout, out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkPublished reads n's Node back: the daemon's annotations and the
+// NetworkUnavailable=False condition must be there.
+func checkPublished(ctx context.Context, t *testing.T, admin kubernetes.Interface, n *topo.Node) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		node, err := admin.CoreV1().Nodes().Get(ctx, n.Namespace, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := node.Annotations[control.AnnotationPublicIP] == n.UnderlayIPv4.String() &&
+			node.Annotations[control.AnnotationVTEPMAC] == n.VTEPMAC.String() &&
+			node.Annotations[control.AnnotationEncap] == "vxlan"
+		var cond corev1.NodeCondition
+		for _, c := range node.Status.Conditions {
+			if c.Type == corev1.NodeNetworkUnavailable {
+				cond = c
+			}
+		}
+		ok = ok && cond.Status == corev1.ConditionFalse && cond.Reason == control.ConditionReasonUp
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s: annotations %v, NetworkUnavailable %+v", n.Namespace, node.Annotations, cond)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
