@@ -131,24 +131,29 @@ func softirqThreads() []int {
 // deltas. machine is the whole machine (/proc/stat busy), which on a
 // shared machine includes other people's work; own counts only the work
 // of the test: the daemons, the traffic generators and iperf3, the
-// ksoftirqd threads and the machine's irq+softirq time; daemons is the
-// podfwd processes alone.
+// ksoftirqd threads, and the machine's irq+softirq time when the kernel
+// keeps it out of the tasks' times (see irqTimeAccounting); daemons is
+// the podfwd processes alone.
 type cpuMeter struct {
 	daemons, softirqd     []int
+	addIRQ                bool
 	machine               machineCPU
 	procs, self, ksoftirq float64
 }
 
-func startCPU(daemons, softirqd []int) cpuMeter {
+func startCPU(daemons, softirqd []int, addIRQ bool) cpuMeter {
 	m, _ := readMachineCPU()
-	return cpuMeter{daemons: daemons, softirqd: softirqd, machine: m,
+	return cpuMeter{daemons: daemons, softirqd: softirqd, addIRQ: addIRQ, machine: m,
 		procs: processesCPU(daemons), self: selfAndChildrenCPU(), ksoftirq: processesCPU(softirqd)}
 }
 
 func (c cpuMeter) since() (machine, own, daemons float64) {
 	m, _ := readMachineCPU()
 	daemons = max(processesCPU(c.daemons)-c.procs, 0)
-	own = daemons + max(selfAndChildrenCPU()-c.self, 0) + max(processesCPU(c.softirqd)-c.ksoftirq, 0) + max(m.irq-c.machine.irq, 0)
+	own = daemons + max(selfAndChildrenCPU()-c.self, 0) + max(processesCPU(c.softirqd)-c.ksoftirq, 0)
+	if c.addIRQ {
+		own += max(m.irq-c.machine.irq, 0)
+	}
 	return max(m.busy-c.machine.busy, 0), own, daemons
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,7 +49,7 @@ func TestLiveProcReadable(t *testing.T) {
 	if _, err := readMachineCPU(); err != nil {
 		t.Fatalf("this machine's /proc/stat: %v", err)
 	}
-	c := startCPU([]int{1 << 30}, nil) // no such pid: counts nothing
+	c := startCPU([]int{1 << 30}, nil, true) // no such pid: counts nothing
 	spin := time.Now()
 	for time.Since(spin) < 50*time.Millisecond { // burn CPU that "own" must see
 	}
@@ -83,4 +84,17 @@ func FuzzParseProcessCPU(f *testing.F) {
 			t.Errorf("cpu %v from %q", v, b)
 		}
 	})
+}
+
+func TestConfigHas(t *testing.T) {
+	cfg := "# CONFIG_IRQ_TIME_ACCOUNTING is not set\nCONFIG_HAVE_IRQ_TIME_ACCOUNTING=y\n"
+	if configHas(strings.NewReader(cfg), "CONFIG_IRQ_TIME_ACCOUNTING") {
+		t.Error("an unset option (and a longer name that contains it) read as set")
+	}
+	if !configHas(strings.NewReader(cfg+"CONFIG_IRQ_TIME_ACCOUNTING=y\n"), "CONFIG_IRQ_TIME_ACCOUNTING") {
+		t.Error("a set option read as unset")
+	}
+	if _, source := irqTimeAccounting(); source == "" {
+		t.Error("no source given")
+	}
 }

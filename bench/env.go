@@ -32,25 +32,33 @@ type Env struct {
 	Runs        int      `json:"runs"`
 	DurationS   float64  `json:"duration_s"` // per run of a test
 	Tests       []string `json:"tests"`
-	Started     string   `json:"started"`
-	Finished    string   `json:"finished"`
+	// OwnCPUAddsIRQ says whether rows' own CPU includes the machine's
+	// irq+softirq time (only when the kernel accounts it apart from the
+	// tasks'; IRQTimeSource says how that was learnt).
+	OwnCPUAddsIRQ bool   `json:"own_cpu_adds_irq"`
+	IRQTimeSource string `json:"irq_time_source"`
+	Started       string `json:"started"`
+	Finished      string `json:"finished"`
 }
 
 func collectEnv(cfg Config) Env {
+	addIRQ, source := irqTimeAccounting()
 	return Env{
-		Kernel:      strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
-		CPUModel:    cpuModel(readFile("/proc/cpuinfo")),
-		Cores:       runtime.NumCPU(),
-		LoadBefore:  strings.TrimSpace(readFile("/proc/loadavg")),
-		MTUs:        cfg.MTUs,
-		Commit:      commit(),
-		GoVersion:   runtime.Version(),
-		Iperf3:      firstLine(output("iperf3", "--version")),
-		CommandLine: cfg.CommandLine,
-		Runs:        cfg.Runs,
-		DurationS:   cfg.Duration.Seconds(),
-		Tests:       cfg.Tests,
-		Started:     time.Now().UTC().Format(time.RFC3339),
+		OwnCPUAddsIRQ: addIRQ,
+		IRQTimeSource: source,
+		Kernel:        strings.TrimSpace(readFile("/proc/sys/kernel/osrelease")),
+		CPUModel:      cpuModel(readFile("/proc/cpuinfo")),
+		Cores:         runtime.NumCPU(),
+		LoadBefore:    strings.TrimSpace(readFile("/proc/loadavg")),
+		MTUs:          cfg.MTUs,
+		Commit:        commit(),
+		GoVersion:     runtime.Version(),
+		Iperf3:        firstLine(output("iperf3", "--version")),
+		CommandLine:   cfg.CommandLine,
+		Runs:          cfg.Runs,
+		DurationS:     cfg.Duration.Seconds(),
+		Tests:         cfg.Tests,
+		Started:       time.Now().UTC().Format(time.RFC3339),
 	}
 }
 

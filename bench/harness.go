@@ -121,7 +121,7 @@ func runMode(ctx context.Context, cfg Config, m Mode, mtu int, env *Env, prog *p
 		return rows(StatusFailed+oneLine(err), nil)
 	}
 	defer tp.Close()
-	st := &stage{tp: tp, a: tp.Nodes[0].Pods[0], b: tp.Nodes[1].Pods[0], podMTU: tp.Config.PodMTU, softirqd: softirqThreads()}
+	st := &stage{tp: tp, a: tp.Nodes[0].Pods[0], b: tp.Nodes[1].Pods[0], podMTU: tp.Config.PodMTU, softirqd: softirqThreads(), addIRQ: env.OwnCPUAddsIRQ}
 	env.noteTopology(ctx, tp)
 	if m.Probe != nil {
 		prog.skip()

@@ -15,6 +15,7 @@ type stage struct {
 	a, b     *topo.Pod
 	pids     []int // the podfwd daemons; none for a kernel mode
 	softirqd []int // the ksoftirqd threads
+	addIRQ   bool  // count the machine's irq+softirq time as the test's own
 	podMTU   int
 }
 
@@ -22,7 +23,7 @@ type stage struct {
 // with the CPU the machine and the daemons spent meanwhile.
 func (s *stage) measure(ctx context.Context, test string, d time.Duration) (sample, error) {
 	var out sample
-	cpu := startCPU(s.pids, s.softirqd)
+	cpu := startCPU(s.pids, s.softirqd, s.addIRQ)
 	segment := float64(s.podMTU - 40) // a TCP segment's payload at the pod MTU
 	switch test {
 	case TestTCP1, TestTCP4:

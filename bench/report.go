@@ -113,6 +113,7 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 		{"underlay MTUs", fmt.Sprint(e.MTUs)}, {"pod MTUs", fmt.Sprint(e.PodMTUs)},
 		{"underlay veth offloads on", e.Offloads}, {"podfwd commit", e.Commit},
 		{"Go", e.GoVersion}, {"iperf3", e.Iperf3},
+		{"own CPU adds irq+softirq", fmt.Sprintf("%v (IRQ_TIME_ACCOUNTING from %s)", e.OwnCPUAddsIRQ, e.IRQTimeSource)},
 		{"runs × duration", fmt.Sprintf("%d × %gs per test", e.Runs, e.DurationS)},
 		{"started / finished (UTC)", e.Started + " / " + e.Finished},
 	} {
@@ -121,7 +122,8 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 	md.WriteString("\nCPU while a test ran, three ways: \"machine\" is the whole machine's busy time from /proc/stat " +
 		"(user+nice+system+irq+softirq), so it counts the kernel's softirq work but on a shared machine also everyone else's; " +
 		"\"own\" counts only the test's work: the podfwd daemons, the traffic generators and iperf3 (getrusage of the harness " +
-		"and its children), the ksoftirqd threads and the machine's irq+softirq time; \"daemon\" is the podfwd processes' " +
+		"and its children) and the ksoftirqd threads, plus the machine's irq+softirq time only where the kernel keeps it out of " +
+		"the tasks' times (otherwise it is already in them); \"daemon\" is the podfwd processes' " +
 		"utime+stime alone. TCP packets are counted as pod-MTU-sized segments.\n")
 	for _, mtu := range e.MTUs {
 		for _, spec := range reportCharts {

@@ -43,7 +43,8 @@ type Row struct {
 	// CPU while the test ran, per packet and per Gbit: of the whole
 	// machine (/proc/stat busy time; on a shared machine it includes other
 	// people's work), of the test's own work ("own": daemons, generators,
-	// iperf3, ksoftirqd and the machine's irq+softirq time) and of the
+	// iperf3, ksoftirqd, plus the machine's irq+softirq time where the
+	// kernel accounts it apart, see Env.OwnCPUAddsIRQ) and of the
 	// podfwd daemons alone (/proc/PID/stat). TCP packets are counted as
 	// MTU-sized segments (bytes / (pod MTU - 40)).
 	CPUNsPerPkt       float64 `json:"cpu_ns_per_pkt"`
