@@ -21,6 +21,9 @@ import (
 type Info struct {
 	Node string `json:"node"`
 	IO   string `json:"io"`
+	// Frames says the engine's underlay carries whole Ethernet frames
+	// (xdp io), so traces look past an outer Ethernet header.
+	Frames bool `json:"frames,omitempty"`
 }
 
 // Server serves the admin API and the metrics of one engine. Its handlers

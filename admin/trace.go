@@ -70,7 +70,9 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) {
 	}
 	withWire := q.Get("wire") == "1"
 	cfg := s.engine.Config()
-	t := trace.NewTracer(f, trace.HintFor(cfg), opts)
+	hint, local := trace.HintFor(cfg), trace.LocalFor(cfg)
+	hint.Frames, local.Frames = s.info.Frames, s.info.Frames
+	t := trace.NewTracer(f, hint, opts)
 	if !s.attach(t) {
 		http.Error(w, "another trace session is attached", http.StatusConflict)
 		return
@@ -96,7 +98,7 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	enc := json.NewEncoder(w)
-	err = t.Run(ctx, trace.LocalFor(cfg), func(rec *trace.Record) error {
+	err = t.Run(ctx, local, func(rec *trace.Record) error {
 		if !withWire {
 			rec.Wire = nil
 		}

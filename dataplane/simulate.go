@@ -67,7 +67,9 @@ func (e *Engine) simulateEgress(f *fib, pkt []byte, t Tracer) {
 	buf := make([]byte, Headroom+len(pkt))
 	start, end := Headroom, len(buf)
 	copy(buf[start:], pkt)
-	if e.opts.UnderlayKind == UnderlayUDP {
+	// Frame io (AF_XDP) would prepend outer Ethernet, IP and UDP as well;
+	// the simulation shows the tunnel payload, as for UDP sockets.
+	if e.opts.UnderlayKind != UnderlayIP {
 		s, r := encap.PrependTunnel(buf, start, end, &nh.params)
 		if r != encap.DropNone {
 			drop(FromEncap(r))

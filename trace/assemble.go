@@ -96,6 +96,16 @@ func (a *assembler) finish(id uint64, p *pending, emit func(*Record) error) erro
 // payloads get the outer IP and UDP headers the kernel would add.
 func (a *assembler) setWire(p *pending) {
 	r := &p.rec
+	if a.local.Frames {
+		if ip, ok := etherPayload(p.wire); ok && p.dir == dataplane.Egress {
+			r.Wire, r.WireLen = ip, p.wireLen-(len(p.wire)-len(ip))
+			return
+		}
+		if ip, ok := etherPayload(p.recv); ok && p.dir == dataplane.Ingress {
+			r.Wire, r.WireLen = ip, p.recvLen-(len(p.recv)-len(ip))
+			return
+		}
+	}
 	switch {
 	case p.wire != nil && p.dir == dataplane.Egress:
 		r.Wire, r.WireLen, r.WireSynthesized = wrapOuter(p.wire, p.wireLen, p.kind, a.local.tunnelEnd(), p.to)

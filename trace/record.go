@@ -66,6 +66,10 @@ type Local struct {
 	Underlay netip.Addr
 	Kind     encap.Kind
 	Port     uint16 // tunnel UDP port, the format's default when 0
+	// Frames says the underlay carries whole Ethernet frames (xdp io):
+	// received and encapsulated packets start at the outer Ethernet
+	// header, which the capture drops (it is LINKTYPE_RAW).
+	Frames bool
 }
 
 // LocalFor returns the Local of a dataplane config (nil gives zero).

@@ -14,6 +14,8 @@ import (
 type Hint struct {
 	Kind encap.Kind // the node's tunnel format
 	Port uint16     // its UDP port; 0: the format's default
+	// Frames says ingress packets are whole Ethernet frames (xdp io).
+	Frames bool
 }
 
 // HintFor returns the hint of a dataplane config (nil gives the zero hint).
@@ -55,6 +57,13 @@ func (h *Hint) dissect(dir dataplane.Direction, pkt []byte, v *view) {
 	if len(pkt) == 0 {
 		return
 	}
+	if h.Frames && dir == dataplane.Ingress {
+		ip, ok := etherPayload(pkt)
+		if !ok {
+			return
+		}
+		pkt = ip
+	}
 	if dir == dataplane.Egress || pkt[0]>>4 == 4 || pkt[0]>>4 == 6 {
 		f, ok := v.parse(pkt)
 		if !ok || dir == dataplane.Egress {
@@ -95,6 +104,23 @@ func (h *Hint) payload(pkt []byte, kind encap.Kind, v *view) {
 	}
 	v.hasVNI, v.vni = true, vni
 	v.parse(pkt[in.Off:])
+}
+
+// etherPayload returns the IP packet in an Ethernet frame (one VLAN tag
+// allowed), or false when the frame carries no IP.
+func etherPayload(frame []byte) ([]byte, bool) {
+	off := encap.EthernetLen
+	if len(frame) < off {
+		return nil, false
+	}
+	et := binary.BigEndian.Uint16(frame[12:])
+	if et == 0x8100 && len(frame) >= off+4 {
+		et, off = binary.BigEndian.Uint16(frame[16:]), off+4
+	}
+	if (et != encap.EtherTypeIPv4 && et != encap.EtherTypeIPv6) || len(frame) == off {
+		return nil, false
+	}
+	return frame[off:], true
 }
 
 func (h *Hint) isTunnelPort(p uint16) bool {

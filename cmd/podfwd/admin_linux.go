@@ -20,7 +20,7 @@ import (
 // (another daemon holds the socket, no loopback in the namespace) is
 // logged and skipped. stop ends trace sessions and closes both listeners.
 func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config) (stop func(), err error) {
-	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO})
+	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO, Frames: file.IO == control.IOXDP})
 	tun := file.TUN.Name
 	srv.Ready = func() error { return linkUp(tun) }
 	var servers []*http.Server

@@ -33,6 +33,7 @@ var traceMatrix = []traceCase{
 	{"tun", "geneve", 6081, "ip:udp:geneve:eth:ethertype:ip:icmp"},
 	{"tun", "ipip", 0, "ip:ip:icmp"},
 	{"udp-process", "vxlan", 8472, "ip:udp:vxlan:eth:ethertype:ip:icmp"},
+	{"xdp", "vxlan", 8472, "ip:udp:vxlan:eth:ethertype:ip:icmp"},
 }
 
 // podfwd trace against live daemons: two nodes in each io path and encap,
