@@ -64,8 +64,12 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) {
 	opts := trace.Options{}
 	opts.SnapLen, _ = strconv.Atoi(q.Get("snaplen"))
 	opts.RingSize, _ = strconv.Atoi(q.Get("ring"))
-	if opts.SnapLen > 65535 || opts.RingSize > 1<<16 {
-		http.Error(w, "snaplen above 65535 or ring above 65536", http.StatusBadRequest)
+	if opts.RingSize == 0 && opts.SnapLen > 16<<10 {
+		opts.RingSize = (64 << 20) / opts.SnapLen // big packets: fewer of them
+	}
+	// The ring's copies are allocated up front: bound them (64 MiB).
+	if opts.SnapLen > 65535 || opts.RingSize > 1<<16 || max(opts.SnapLen, 2048)*max(opts.RingSize, 4096) > 64<<20 {
+		http.Error(w, "snaplen above 65535, ring above 65536, or ring x snaplen above 64 MiB", http.StatusBadRequest)
 		return
 	}
 	withWire := q.Get("wire") == "1"
