@@ -8,9 +8,14 @@ import (
 	"github.com/podfwd/podfwd/encap"
 )
 
-// idleFlush is how long a packet with no terminal stage waits for more
-// stages before it is emitted anyway.
-const idleFlush = 50 * time.Millisecond
+// idleFlush is how long a packet whose last stage may or may not be its
+// end (an egress drop for TTL or size, which an ICMP answer may follow)
+// waits before it is emitted anyway. Packets in the middle of their path
+// are never emitted by time: a forwarding goroutine can be descheduled
+// between two stages for longer than any timeout; they end with a
+// terminal stage, when the next packet of their direction starts, or when
+// the session ends.
+const idleFlush = 250 * time.Millisecond
 
 // pending is a packet whose stages are still arriving.
 type pending struct {
@@ -18,6 +23,7 @@ type pending struct {
 	dir      dataplane.Direction
 	next     uint32 // expected index of the next stage
 	last     time.Time
+	lastDrop bool   // the last stage so far is a drop
 	recv     []byte // received bytes (copy), their full length and sender
 	recvLen  int
 	recvFrom netip.AddrPort
@@ -60,7 +66,7 @@ func (a *assembler) add(s *slot, emit func(*Record) error) error {
 		p.rec.Incomplete = true
 	}
 	p.next = s.index + 1
-	p.last = time.Now()
+	p.last, p.lastDrop = time.Now(), s.ev.Stage == dataplane.StageDrop
 	a.note(p, s)
 	if terminal(&s.ev) {
 		return a.finish(s.id, p, emit)
@@ -116,21 +122,26 @@ func (a *assembler) setWire(p *pending) {
 	}
 }
 
-// flushIdle emits packets that got no stage for idleFlush.
+// flushIdle emits the packets that ended in a drop and got no stage for
+// idleFlush.
 func (a *assembler) flushIdle(now time.Time, emit func(*Record) error) error {
+	return a.flush(func(p *pending) bool { return p.lastDrop && now.Sub(p.last) >= idleFlush }, emit)
+}
+
+// flushAll emits every open packet.
+func (a *assembler) flushAll(emit func(*Record) error) error {
+	return a.flush(func(*pending) bool { return true }, emit)
+}
+
+func (a *assembler) flush(due func(*pending) bool, emit func(*Record) error) error {
 	for id, p := range a.open {
-		if now.Sub(p.last) >= idleFlush {
+		if due(p) {
 			if err := a.finish(id, p, emit); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// flushAll emits every open packet.
-func (a *assembler) flushAll(emit func(*Record) error) error {
-	return a.flushIdle(time.Now().Add(idleFlush), emit)
 }
 
 func isIP(b []byte) bool { return len(b) > 0 && (b[0]>>4 == 4 || b[0]>>4 == 6) }
