@@ -1,8 +1,73 @@
 package control
 
 import (
+	"context"
+	"fmt"
+	"net/netip"
+
 	"github.com/podfwd/podfwd/dataplane"
+	"gopkg.in/yaml.v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
+
+// UnmarshalYAML accepts `kubernetes: true` (or false) as a shorthand for
+// `kubernetes: {enabled: true}`, besides the full mapping.
+func (k *Kubernetes) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var on bool
+		if err := n.Decode(&on); err != nil {
+			return fieldErr("kubernetes", "%q is neither a boolean nor a mapping", n.Value)
+		}
+		*k = Kubernetes{Enabled: on}
+		return nil
+	}
+	// A custom decoder loses the file's strict mode, so unknown keys are
+	// refused here: a typo must not silently disable a setting.
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch key := n.Content[i].Value; key {
+			case "enabled", "kubeconfig", "socket":
+			default:
+				return fieldErr("kubernetes."+key, "unknown field")
+			}
+		}
+	}
+	type plain Kubernetes // no UnmarshalYAML: decodes the mapping as usual
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*k = Kubernetes(p)
+	return nil
+}
+
+// NeedsNodeUnderlay reports whether the file leaves the underlay address to
+// the Kubernetes source: enabled, with neither underlay.address nor
+// underlay.interface set. ResolveNodeUnderlay then fills it in.
+func (f *File) NeedsNodeUnderlay() bool {
+	return f.Kubernetes.Enabled && f.Underlay.Address == "" && f.Underlay.Interface == ""
+}
+
+// ResolveNodeUnderlay sets f.Underlay.Address to our Node's first
+// InternalIP (IPv4 preferred), the address the kubelet reports and that
+// peers fall back to, so a DaemonSet config needs no per-node interface.
+func (f *File) ResolveNodeUnderlay(ctx context.Context, client kubernetes.Interface) error {
+	n, err := client.CoreV1().Nodes().Get(ctx, f.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read our node %s for its InternalIP: %w", f.NodeName, err)
+	}
+	a := internalIP(n, true)
+	if !a.IsValid() {
+		a = internalIP(n, false)
+	}
+	if !a.IsValid() {
+		return fieldErr("underlay", "not set, and node %s has no %s address", f.NodeName, corev1.NodeInternalIP)
+	}
+	f.Underlay.Address = a.String()
+	return nil
+}
 
 // KubeBaseConfig validates f for the Kubernetes source and returns the
 // template of its configs (KubeOptions.Base): everything the file decides,
@@ -17,7 +82,7 @@ func (f *File) KubeBaseConfig(lookup InterfaceLookup) (*dataplane.Config, error)
 	if len(g.PodCIDRs) == 0 {
 		// DataplaneConfig insists on a local pod CIDR; the Node supplies
 		// ours later, so validate the rest with a stand-in and drop it.
-		g.PodCIDRs = []string{"192.0.2.0/32"}
+		g.PodCIDRs = []string{netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, 0}), 32).String()}
 	}
 	cfg, err := g.DataplaneConfig(lookup)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/internal/kubetest"
+	"github.com/podfwd/podfwd/internal/testenv"
+	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -65,6 +67,7 @@ func TestKubeScale(t *testing.T) {
 	t.Logf("source start -> config with %d peers: %v", len(first.Peers), ready.Round(time.Millisecond))
 	t.Logf("memory: VmRSS %d MiB -> %d MiB, Go heap in use %d MiB -> %d MiB (after GC)",
 		rssBefore>>20, rssAfter>>20, heapBefore>>20, heapAfter>>20)
+	measureInstall(t, first)
 
 	for i := range 5 {
 		name := fmt.Sprintf("scale-%05d", i*997%count)
@@ -91,6 +94,53 @@ func TestKubeScale(t *testing.T) {
 	}
 	waitConfig(t, src, time.Minute, "scale-00007 gone", func(cfg *dataplane.Config) bool { return len(cfg.Peers) == count-1 })
 	t.Logf("delete -> config without the Node: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// measureInstall times the two steps between a config on Updates and the
+// config being live in the daemon: the engine compiling it (FIB with every
+// peer) and, as root, the reconcile of one route per peer through a link
+// in a fresh, unnamed network namespace.
+func measureInstall(t *testing.T, cfg *dataplane.Config) {
+	e, err := dataplane.New(dataplane.Options{Pod: dataplane.NewMemPort("pod", 64), Underlay: dataplane.NewMemPort("ul", 64), UnderlayKind: dataplane.UnderlayUDP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := e.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("engine SetConfig with %d peers: %v", len(cfg.Peers), time.Since(start).Round(time.Millisecond))
+	if os.Geteuid() != 0 {
+		t.Log("not root: route reconcile not measured")
+		return
+	}
+	inNewNetns(t, func() {
+		name := testenv.RunPrefix() + "sc0"
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: testenv.RunPrefix() + "sc1"}); err != nil {
+			t.Fatal(err)
+		}
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+		var routes []Route
+		for _, p := range cfg.Peers {
+			routes = append(routes, Route{Dst: p.PodCIDRs[0], LinkIndex: l.Attrs().Index})
+		}
+		start := time.Now()
+		if err := ReconcileRoutes(routes); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("route reconcile, %d routes from none: %v", len(routes), time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+		if err := ReconcileRoutes(routes[1:]); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("route reconcile, one route removed of %d: %v", len(routes), time.Since(start).Round(time.Millisecond))
+	})
 }
 
 // createScaleNodes creates Nodes scale-00000.. with /24 pod CIDRs from

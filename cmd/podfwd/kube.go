@@ -10,7 +10,8 @@ import (
 )
 
 // runKube runs the daemon, whose file and configs' template base are
-// already validated, with the Kubernetes API as its source of truth:
+// already validated (base is nil when the underlay address is to be read
+// from our Node), with the Kubernetes API as its source of truth:
 // it publishes our node's annotations, waits for the first config derived
 // from the cluster's Nodes, brings the dataplane up with it, applies every
 // later config, and clears our Node's NetworkUnavailable condition once
@@ -20,6 +21,16 @@ func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *da
 	client, err := control.NewKubeClient(file.Kubernetes)
 	if err != nil {
 		return err
+	}
+	if base == nil {
+		if !retry(ctx, log, "reading our Node's InternalIP for the underlay", func() error {
+			return file.ResolveNodeUnderlay(ctx, client)
+		}) {
+			return nil
+		}
+		if base, err = file.KubeBaseConfig(control.LookupInterface); err != nil {
+			return err
+		}
 	}
 	src, err := control.NewKubeSource(client, control.KubeOptions{NodeName: file.NodeName, Base: base, Logger: log})
 	if err != nil {
@@ -76,20 +87,20 @@ func relayUntilUp(ctx context.Context, first *dataplane.Config, in <-chan *datap
 	}
 }
 
-// retry calls f until it succeeds or ctx ends, backing off from 1 s to
-// 30 s: the API server may be down when the daemon starts.
-func retry(ctx context.Context, log *slog.Logger, what string, f func() error) {
+// retry calls f until it succeeds (true) or ctx ends (false), backing
+// off from 1 s to 30 s: the API server may be down when the daemon starts.
+func retry(ctx context.Context, log *slog.Logger, what string, f func() error) bool {
 	wait := time.Second
 	for {
 		err := f()
 		if err == nil {
 			log.Info("kubernetes: done " + what)
-			return
+			return true
 		}
 		log.Warn("kubernetes: "+what+" failed; retrying", "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)

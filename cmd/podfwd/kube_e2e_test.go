@@ -55,8 +55,17 @@ func TestKubeEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, n := range tp.Nodes {
-		startDaemon(t, n, kubeNodeConfig(n, c.Kubeconfig, sock))
+	for i, n := range tp.Nodes {
+		cfg := kubeNodeConfig(n, c.Kubeconfig, sock)
+		if i == 2 {
+			// The last node names no underlay: it takes its Node's
+			// InternalIP, as a DaemonSet's shared config would.
+			cfg = strings.Replace(cfg, fmt.Sprintf("underlay:\n  interface: %s\n  address: %s\n", n.UnderlayLink, n.UnderlayIPv4), "", 1)
+			if strings.Contains(cfg, "underlay:") {
+				t.Fatalf("underlay not removed from:\n%s", cfg)
+			}
+		}
+		startDaemon(t, n, cfg)
 	}
 	for _, n := range tp.Nodes {
 		for _, peer := range tp.Nodes {

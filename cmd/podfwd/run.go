@@ -53,9 +53,12 @@ func runCommand(args []string) error {
 	// With Kubernetes, cfg is only the template: pod CIDRs and peers
 	// come from the API.
 	var cfg *dataplane.Config
-	if file.Kubernetes.Enabled {
+	switch {
+	case file.NeedsNodeUnderlay():
+		// runKube reads the underlay address from our Node, then validates.
+	case file.Kubernetes.Enabled:
 		cfg, err = file.KubeBaseConfig(control.LookupInterface)
-	} else {
+	default:
 		cfg, err = file.DataplaneConfig(control.LookupInterface)
 	}
 	if err != nil {
