@@ -144,6 +144,8 @@ func niceMax(v float64) float64 {
 // short writes a number in 3-4 significant characters (1.2M, 850k, 3.45).
 func short(v float64) string {
 	switch {
+	case v == 0:
+		return "0"
 	case v >= 1e6:
 		return fmt.Sprintf("%.2fM", v/1e6)
 	case v >= 1e4:
