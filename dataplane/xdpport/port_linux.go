@@ -31,7 +31,8 @@ const closeWait = 5 * time.Second
 type Options struct {
 	// Name is the port's name in logs and counters (default "xdp").
 	Name string
-	// BatchSize bounds one ReadBatch and one TX chunk (default 64).
+	// BatchSize bounds one ReadBatch and one TX chunk (default 64); it is
+	// capped at half the fill ring.
 	BatchSize int
 	// Socket sizes the UMEM and rings and selects zero-copy or copy.
 	Socket xdp.SocketConfig
@@ -125,6 +126,11 @@ func Open(ifindex, queue int, opts Options) (_ *Port, err error) {
 	}
 	if err = p.mapUMEM(); err != nil {
 		return nil, err
+	}
+	// A lent batch keeps its frames off the fill ring until the next
+	// ReadBatch; capped at half the ring, it can never starve the kernel.
+	if fill := p.sock.Frames().Fill; p.batch > fill/2 {
+		p.batch = max(1, fill/2)
 	}
 	p.rx = make([]xdp.Desc, p.batch)
 	p.held = make([]xdp.Desc, 0, p.batch)
