@@ -277,6 +277,13 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if flow.TotalLen > 0 && flow.TotalLen < len(inner) {
 		inner = inner[:flow.TotalLen] // strip Ethernet padding
 	}
+	// The checksum check runs at delivery, batched with coalescing; a
+	// traced packet is checked here as well, so that the trace shows the
+	// drop on the packet's own record (tracing is rare: the cost is fine).
+	if traced && checkInnerL4(inner) == csumBad {
+		l.drop(tr, traced, inner, ReasonBadInnerChecksum)
+		return
+	}
 	v := &l.views[len(l.out)]
 	*v = Packet{Buf: p.Buf, Start: off + innerOff, End: off + innerOff + len(inner)}
 	if len(inner) > f.tunnelMTU && (!l.e.opts.PodOffloads || !markSuperPacket(v, inner, &flow, f.tunnelMTU)) {
