@@ -1,0 +1,41 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestProgressLines(t *testing.T) {
+	var b bytes.Buffer
+	modes, _ := SelectModes("kernel/vxlan,hybrid")
+	cfg := Config{Modes: modes, Progress: &b}
+	if err := cfg.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProgress(cfg)
+	if want := 3 + 3*(p.testCost(TestTCP1)+p.testCost(TestTCP4)+p.testCost(TestUDP64)+p.testCost(TestRR)); p.total != want {
+		t.Errorf("planned %v s, want %v (hybrid costs nothing)", p.total, want)
+	}
+	p.enter(modes[0], 1500)
+	p.setTest(TestUDP64, 2)
+	p.done(TestUDP64)
+	p.enter(modes[1], 1500)
+	p.skip()
+	p.finish()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want one per step:\n%s", len(lines), b.String())
+	}
+	for _, want := range []string{"kernel/vxlan", "udp64", "run 2/3", "ETA"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("line %q lacks %q", lines[1], want)
+		}
+	}
+	if !strings.HasPrefix(lines[2], "[") || !strings.Contains(lines[2], "hybrid") {
+		t.Errorf("last line %q", lines[2])
+	}
+	if p.now != p.total {
+		t.Errorf("done %v of %v after the last mode", p.now, p.total)
+	}
+}
