@@ -81,6 +81,17 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		"offloads", ports.offloads, "peers", len(cfg.Peers), "routes", len(routes))
 
 	go applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
+		if file.IO == control.IOXDP {
+			// Whole frames need the underlay MACs, which the control
+			// plane does not know: fill them into a copy, leaving the
+			// source's config untouched.
+			cp := *next
+			cp.Peers = append([]dataplane.Peer(nil), next.Peers...)
+			if err := prepareXDPConfig(log, file, &cp); err != nil {
+				return err
+			}
+			next = &cp
+		}
 		if err := engine.SetConfig(next); err != nil {
 			return err
 		}
