@@ -3,7 +3,7 @@
 GO      ?= go
 PKGS    := ./...
 # Packages whose concurrency claims are checked under the race detector.
-RACE_PKGS := ./lpm/... ./dataplane/ ./xdp/ ./trace/
+RACE_PKGS := ./lpm/... ./dataplane/... ./xdp/ ./trace/
 
 .PHONY: all build test deps vet unit race fuzz-seeds bench-micro demo clean
 
