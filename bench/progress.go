@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -136,7 +137,9 @@ func (p *progress) draw() {
 	line := fmt.Sprintf("[%3.0f%%] %-18s mtu %-4d %-5s%-9s elapsed %s  ETA %s",
 		pct, p.mode, p.mtu, p.test, run, elapsed.Round(time.Second), time.Duration(left*float64(time.Second)).Round(time.Second))
 	if p.live {
-		fmt.Fprint(p.w, "\r\x1b[K"+line)
+		filled := min(int(pct/5), 20)
+		bar := "[" + strings.Repeat("#", filled) + strings.Repeat(".", 20-filled) + "] "
+		fmt.Fprint(p.w, "\r\x1b[K"+bar+line)
 	} else {
 		fmt.Fprintln(p.w, line)
 	}

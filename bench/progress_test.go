@@ -39,3 +39,19 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("done %v of %v after the last mode", p.now, p.total)
 	}
 }
+
+func TestProgressLiveBar(t *testing.T) {
+	var b bytes.Buffer
+	modes, _ := SelectModes("kernel/vxlan")
+	cfg := Config{Modes: modes, Progress: &b, Live: true}
+	if err := cfg.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProgress(cfg)
+	p.enter(modes[0], 1500)
+	p.finish()
+	out := b.String()
+	if !strings.HasPrefix(out, "\r\x1b[K[....................] [  0%] kernel/vxlan") || !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Errorf("live output %q: want a redrawn bar line, cleared at the end", out)
+	}
+}
