@@ -22,8 +22,9 @@ import (
 )
 
 // TestKubeEndToEnd runs `podfwd run` with kubernetes.enabled in three node
-// namespaces against a real apiserver: peers come only from Node objects
-// the test creates, pods ping across nodes through the TUN, every daemon
+// namespaces against a real apiserver, in tun io with VXLAN and in native
+// routing: peers come only from Node objects the test creates, pods ping
+// across nodes, every daemon
 // publishes its annotations and condition, deleting a Node removes its
 // routes from the others, and traffic keeps flowing with the apiserver
 // stopped.
@@ -41,7 +42,14 @@ func TestKubeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := relayToAPIServer(t, c.Config.Host)
-	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "k", Nodes: 3, IPv6: true})
+	// One apiserver serves both: Node names are the namespaces' names,
+	// which differ by topology prefix. Only the last stops the apiserver.
+	t.Run("tun-vxlan", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "vxlan", "k", false) })
+	t.Run("native", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "none", "kn", true) })
+}
+
+func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interface, sock, encapName, prefix string, stopAPIServer bool) {
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + prefix, Nodes: 3, IPv6: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	for _, n := range tp.Nodes {
@@ -49,14 +57,17 @@ func TestKubeEndToEnd(t *testing.T) {
 			ObjectMeta: metav1.ObjectMeta{Name: n.Namespace},
 			Spec: corev1.NodeSpec{PodCIDR: n.PodCIDRv4.String(),
 				PodCIDRs: []string{n.PodCIDRv4.String(), n.PodCIDRv6.String()}},
-			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv4.String()}}},
+			// The IPv6 InternalIP serves native routing of the IPv6 pod CIDR.
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv4.String()},
+				{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv6.String()}}},
 		}
 		if _, err := admin.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i, n := range tp.Nodes {
-		cfg := kubeNodeConfig(n, c.Kubeconfig, sock)
+		cfg := kubeNodeConfig(n, encapName, c.Kubeconfig, sock)
 		if i == 2 {
 			// The last node names no underlay: it takes its Node's
 			// InternalIP, as a DaemonSet's shared config would.
@@ -80,7 +91,7 @@ func TestKubeEndToEnd(t *testing.T) {
 	}
 
 	for _, n := range tp.Nodes {
-		checkPublished(ctx, t, admin, n)
+		checkPublished(ctx, t, admin, n, encapName)
 	}
 
 	gone := tp.Nodes[2]
@@ -95,6 +106,9 @@ func TestKubeEndToEnd(t *testing.T) {
 	// The remaining nodes still talk.
 	pingBothWays(t, tp)
 
+	if !stopAPIServer {
+		return
+	}
 	// With the apiserver gone, forwarding goes on with the last config.
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
@@ -104,10 +118,10 @@ func TestKubeEndToEnd(t *testing.T) {
 	waitRoute(t, tp.Nodes[0], tp.Nodes[1].PodCIDRv4.String(), true, time.Second)
 }
 
-func kubeNodeConfig(n *topo.Node, kubeconfig, sock string) string {
+func kubeNodeConfig(n *topo.Node, encapName, kubeconfig, sock string) string {
 	return fmt.Sprintf(`nodeName: %s
 io: tun
-encap: vxlan
+encap: %s
 vni: %d
 port: 8472
 vtepMAC: %q
@@ -118,7 +132,7 @@ kubernetes:
   enabled: true
   kubeconfig: %s
   socket: %s
-`, n.Namespace, topo.VXLANVNI, n.VTEPMAC.String(), n.UnderlayLink, n.UnderlayIPv4, kubeconfig, sock)
+`, n.Namespace, encapName, topo.VXLANVNI, n.VTEPMAC.String(), n.UnderlayLink, n.UnderlayIPv4, kubeconfig, sock)
 }
 
 // relayToAPIServer listens on a unix socket and copies each connection to
@@ -189,7 +203,7 @@ func waitRoute(t *testing.T, n *topo.Node, dst string, present bool, timeout tim
 
 // checkPublished reads n's Node back: the daemon's annotations and the
 // NetworkUnavailable=False condition must be there.
-func checkPublished(ctx context.Context, t *testing.T, admin kubernetes.Interface, n *topo.Node) {
+func checkPublished(ctx context.Context, t *testing.T, admin kubernetes.Interface, n *topo.Node, encapName string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -199,7 +213,7 @@ func checkPublished(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 		}
 		ok := node.Annotations[control.AnnotationPublicIP] == n.UnderlayIPv4.String() &&
 			node.Annotations[control.AnnotationVTEPMAC] == n.VTEPMAC.String() &&
-			node.Annotations[control.AnnotationEncap] == "vxlan"
+			node.Annotations[control.AnnotationEncap] == encapName
 		var cond corev1.NodeCondition
 		for _, c := range node.Status.Conditions {
 			if c.Type == corev1.NodeNetworkUnavailable {
