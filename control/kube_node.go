@@ -56,6 +56,7 @@ func viewNode(n *corev1.Node, family4 bool) nodeView {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil || p != p.Masked() {
 			v.skip = fmt.Sprintf("pod CIDR %q is not a canonical CIDR", s)
+			v.podCIDRs = nil // all or nothing: half a node's CIDRs is no answer
 			return v
 		}
 		v.podCIDRs = append(v.podCIDRs, p)
