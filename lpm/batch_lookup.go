@@ -4,9 +4,9 @@ import "unsafe"
 
 // Match is one answer of a batch lookup.
 type Match struct {
-	Value     uint32
-	PrefixLen uint8
-	OK        bool
+	Value     uint32 // the matched route's value; 0 when OK is false
+	PrefixLen uint8  // the matched route's prefix length
+	OK        bool   // whether any route matched
 }
 
 // lookupGroup is how many lookups a batch walks in lock step. Issuing the
