@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // TestKubeEndToEnd runs `podfwd run` with kubernetes.enabled in three node
@@ -229,4 +233,100 @@ func checkPublished(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestKubeDaemonScale measures a whole `podfwd run` (tun io, VXLAN) in a
+// node namespace against an apiserver holding PODFWD_KUBE_SCALE peer
+// Nodes: start -> dataplane up with every peer's route, the daemon's
+// VmRSS, and a Node delete/create -> its route gone/present. Only runs
+// when PODFWD_KUBE_SCALE is set (docs/bench/control.md); numbers are
+// logged, not asserted.
+func TestKubeDaemonScale(t *testing.T) {
+	count, _ := strconv.Atoi(os.Getenv("PODFWD_KUBE_SCALE"))
+	if count <= 0 {
+		t.Skip("set PODFWD_KUBE_SCALE=5000 to run the scale measurement")
+	}
+	testenv.RequireRoot(t)
+	c := kubetest.Start(t)
+	fast := rest.CopyConfig(c.Config)
+	fast.QPS, fast.Burst = 1000, 2000
+	admin, err := kubernetes.NewForConfig(fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := relayToAPIServer(t, c.Config.Host)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "ks", Nodes: 1})
+	n := tp.Nodes[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	if _, err := admin.CoreV1().Nodes().Create(ctx, scaleNode(n.Namespace, n.PodCIDRv4.String(), n.UnderlayIPv4.String()), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < count && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				node := scaleNode(fmt.Sprintf("ds-%05d", i), fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256), fmt.Sprintf("172.16.%d.%d", i/250, 1+i%250))
+				if _, err := admin.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	d := startDaemon(t, n, kubeNodeConfig(n, "vxlan", c.Kubeconfig, sock))
+	up := time.Since(start)
+	last := fmt.Sprintf("10.%d.%d.0/24", 64+(count-1)/256, (count-1)%256)
+	waitRoute(t, n, last, true, time.Minute)
+	t.Logf("daemon start -> podfwd up: %v; -> route of the last of %d peers present: %v", up.Round(time.Millisecond), count, time.Since(start).Round(time.Millisecond))
+	t.Logf("daemon VmRSS with %d peers: %d MiB", count, vmRSS(t, d.cmd.Process.Pid)>>20)
+
+	start = time.Now()
+	if err := admin.CoreV1().Nodes().Delete(ctx, "ds-00007", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, n, "10.64.7.0/24", false, time.Minute)
+	t.Logf("Node delete -> route gone: %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	if _, err := admin.CoreV1().Nodes().Create(ctx, scaleNode("ds-new", "10.100.0.0/24", "172.17.0.1"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, n, "10.100.0.0/24", true, time.Minute)
+	t.Logf("Node create -> route present: %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("daemon VmRSS after the changes: %d MiB", vmRSS(t, d.cmd.Process.Pid)>>20)
+}
+
+func scaleNode(name, cidr, addr string) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{control.AnnotationPublicIP: addr, control.AnnotationEncap: "vxlan"}},
+		Spec:       corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: []string{cidr}},
+		Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: addr}}},
+	}
+}
+
+// vmRSS is process pid's resident set in bytes.
+func vmRSS(t *testing.T, pid int) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
 }
