@@ -12,6 +12,7 @@ import (
 	"github.com/podfwd/podfwd/admin"
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // startAdmin serves the admin API on the configured unix socket and the
@@ -19,8 +20,13 @@ import (
 // Neither is allowed to stop forwarding: a listener that cannot be opened
 // (another daemon holds the socket, no loopback in the namespace) is
 // logged and skipped. stop ends trace sessions and closes both listeners.
-func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config) (stop func(), err error) {
+func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config, extra ...prometheus.Collector) (stop func(), err error) {
 	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO, Frames: file.IO == control.IOXDP})
+	for _, c := range extra {
+		if err := srv.Registry().Register(c); err != nil {
+			log.Warn("metrics collector not registered", "err", err)
+		}
+	}
 	tun := file.TUN.Name
 	srv.Ready = func() error { return linkUp(tun) }
 	var servers []*http.Server

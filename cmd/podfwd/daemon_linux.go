@@ -8,6 +8,7 @@ import (
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/linuxio"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // undoStack records how to reverse each host change, so a start that fails
@@ -61,7 +62,11 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	if err := engine.SetConfig(cfg); err != nil {
 		return err
 	}
-	stopAdmin, err := startAdmin(log, file, engine, cfg)
+	var collectors []prometheus.Collector
+	if xp, ok := ports.underlay.(*loggedXDPPort); ok {
+		collectors = append(collectors, newXDPCollector(xp.Port))
+	}
+	stopAdmin, err := startAdmin(log, file, engine, cfg, collectors...)
 	if err != nil {
 		return err
 	}

@@ -181,6 +181,12 @@ func traceEndToEnd(t *testing.T, c traceCase) {
 		if ready != 200 {
 			t.Errorf("readyz %d, want 200", ready)
 		}
+		if c.io == "xdp" && !strings.Contains(body, `podfwd_xdp_info{attach_mode=`) {
+			t.Errorf("io xdp exports no podfwd_xdp_info:\n%s", body)
+		}
+		if c.io == "xdp" && !strings.Contains(body, `podfwd_xdp_socket_events_total{counter="rx_dropped",queue="0"}`) {
+			t.Error("io xdp exports no AF_XDP socket statistics")
+		}
 		for _, series := range []string{`podfwd_packets_total{direction="rx",port="pod"}`, `podfwd_tunnel_packets_total{encap="` + c.encap + `",op="encap"}`,
 			`podfwd_tunnel_packets_total{encap="` + c.encap + `",op="decap"}`, `podfwd_trace_matched_packets_total`} {
 			m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
