@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/internal/kubetest"
 	"gopkg.in/yaml.v3"
 )
@@ -78,5 +79,35 @@ func TestInstallCNIWritesValidConflist(t *testing.T) {
 	}
 	if _, err := renderConflist([]byte(`{"no":"placeholder"}`), "10.0.0.0/24"); err == nil || !strings.Contains(err.Error(), "@POD_CIDR@") {
 		t.Errorf("a template without the placeholder: %v", err)
+	}
+}
+
+// The daemon config shipped in deploy/ must be one the daemon accepts:
+// parsing is strict, so a field the loader does not know fails here, not
+// on every node of a cluster.
+func TestDeployDaemonConfigParses(t *testing.T) {
+	path, err := kubetest.RepoFile("deploy/20-configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil {
+		t.Fatal(err)
+	}
+	f, err := control.ParseFile([]byte(cm.Data["podfwd.yaml"]))
+	if err != nil {
+		t.Fatalf("deploy's podfwd.yaml does not parse: %v", err)
+	}
+	if !f.Kubernetes.Enabled || f.Admin.MetricsAddress != "127.0.0.1:9810" {
+		t.Errorf("deploy's config: kubernetes %+v, metrics %q", f.Kubernetes, f.Admin.MetricsAddress)
+	}
+	if _, _, err := control.EncapKind(f.Encap); err != nil {
+		t.Error(err)
 	}
 }
