@@ -130,7 +130,7 @@ func TestWriteJSON(t *testing.T) {
 }
 
 func TestNiceMax(t *testing.T) {
-	for _, tc := range [][2]float64{{0, 1}, {0.3, 0.4}, {3.2, 4}, {7, 10}, {1, 1}, {450e3, 500e3}, {12, 20}} {
+	for _, tc := range [][2]float64{{0, 1}, {0.3, 0.3}, {3.2, 4}, {7, 8}, {1, 1}, {450e3, 500e3}, {10.52, 12}, {13, 16}} {
 		if got := niceMax(tc[0]); got != tc[1] {
 			t.Errorf("niceMax(%v) = %v, want %v", tc[0], got, tc[1])
 		}

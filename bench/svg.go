@@ -126,19 +126,26 @@ func (c barChart) maxValue() float64 {
 	return m
 }
 
-// niceMax rounds v up to 1, 2 or 5 times a power of ten, so grid lines
+// niceMax rounds v up to a multiple of a power of ten divisible by 4
+// (1, 1.2, 1.6, 2, … 10), so the quarter grid lines
 // fall on round numbers.
 func niceMax(v float64) float64 {
 	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 1
 	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, f := range []float64{1, 2, 4, 5, 10} {
-		if f*p >= v {
-			return f * p
+	e := math.Floor(math.Log10(v))
+	scale := func(f float64) float64 { // f × 10^e, exact for negative e too
+		if e < 0 {
+			return f / math.Pow(10, -e)
+		}
+		return f * math.Pow(10, e)
+	}
+	for _, f := range []float64{1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10} {
+		if scale(f) >= v {
+			return scale(f)
 		}
 	}
-	return 10 * p
+	return scale(10)
 }
 
 // short writes a number in 3-4 significant characters (1.2M, 850k, 3.45).
