@@ -59,6 +59,7 @@ type KubeSource struct {
 
 	mu    sync.Mutex
 	views map[string]nodeView
+	sync  syncTracker
 
 	// Owned by Run's goroutine.
 	last        peerSet
@@ -92,6 +93,9 @@ func NewKubeSource(client kubernetes.Interface, opts KubeOptions) (*KubeSource, 
 	}
 	s.factory = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(slimNode))
 	s.informer = s.factory.Core().V1().Nodes().Informer()
+	if err := s.informer.SetWatchErrorHandlerWithContext(s.sync.watchError); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKubeSource, err)
+	}
 	if _, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.observe(obj) },
 		UpdateFunc: func(_, obj any) { s.observe(obj) },
@@ -246,6 +250,7 @@ func (s *KubeSource) rebuild() {
 // send replaces an untaken config with cfg. Run is the only sender, so
 // after draining, the send cannot block.
 func (s *KubeSource) send(cfg *dataplane.Config) {
+	s.sync.configSent(time.Now())
 	select {
 	case s.updates <- cfg:
 		return

@@ -11,6 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// extraCollectors are metrics of the parts around the dataplane (the
+// control plane) that runDaemon's caller set up; registered with the
+// daemon's metrics.
+var extraCollectors []prometheus.Collector
+
 // undoStack records how to reverse each host change, so a start that fails
 // halfway leaves the host as it found it.
 type undoStack []func()
@@ -62,7 +67,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	if err := engine.SetConfig(cfg); err != nil {
 		return err
 	}
-	var collectors []prometheus.Collector
+	collectors := extraCollectors
 	if xp, ok := ports.underlay.(*loggedXDPPort); ok {
 		collectors = append(collectors, newXDPCollector(xp.Port))
 	}

@@ -58,6 +58,7 @@ func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *da
 			return control.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
 		})
 	})
+	extraCollectors = append(extraCollectors, newKubeCollector(src))
 	return runDaemon(ctx, log, file, first, up)
 }
 

@@ -111,6 +111,14 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 	pingBothWays(t, tp)
 
 	if !stopAPIServer {
+		// The control plane's link state is exported with the dataplane's
+		// metrics (native mode runs no engine and serves none).
+		body, _ := httpGetIn(t, tp.Nodes[0], "/metrics")
+		for _, want := range []string{"podfwd_control_plane_synced 1", "podfwd_control_plane_last_config_timestamp_seconds ", "podfwd_control_plane_watch_errors_total "} {
+			if !strings.Contains(body, want) {
+				t.Errorf("node 1's metrics lack %q", want)
+			}
+		}
 		return
 	}
 	// With the apiserver gone, forwarding goes on with the last config.
