@@ -34,6 +34,10 @@ type File struct {
 	// Kubernetes makes the API server the source of peers and of our pod
 	// CIDRs instead of Peers and PodCIDRs.
 	Kubernetes Kubernetes `yaml:"kubernetes"`
+	// Hybrid routes natively to peers on our underlay subnet and tunnels
+	// only to the others (flannel's DirectRouting, Calico's CrossSubnet).
+	// It needs underlay.interface, whose subnet decides.
+	Hybrid bool `yaml:"hybrid"`
 }
 
 // Kubernetes configures the Kubernetes source (see NewKubeSource).

@@ -64,7 +64,12 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	if err != nil {
 		return err
 	}
-	if err := engine.SetConfig(cfg); err != nil {
+	plan, err := newRoutePlan(log, file, cfg, ports.tunIndex)
+	if err != nil {
+		return err
+	}
+	engineCfg, routes := plan.split(cfg)
+	if err := engine.SetConfig(engineCfg); err != nil {
 		return err
 	}
 	collectors := extraCollectors
@@ -76,7 +81,6 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		return err
 	}
 	defer stopAdmin()
-	routes := tunRoutes(cfg, ports.tunIndex)
 	undo.push(func() {
 		if err := control.RemoveOwnedRoutes(); err != nil {
 			log.Warn("removing routes", "err", err)
@@ -88,7 +92,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	log.Info("podfwd up",
 		"node", file.NodeName, "io", file.IO, "encap", cfg.Encap.String(), "vni", cfg.VNI,
 		"underlay", cfg.LocalUnderlay, "tun", ports.tunName, "tunMTU", mtu,
-		"offloads", ports.offloads, "peers", len(cfg.Peers), "routes", len(routes))
+		"offloads", ports.offloads, "peers", len(cfg.Peers), "tunnelled", len(engineCfg.Peers), "routes", len(routes))
 
 	go applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
 		if file.IO == control.IOXDP {
@@ -102,10 +106,11 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 			}
 			next = &cp
 		}
-		if err := engine.SetConfig(next); err != nil {
+		nextEngine, nextRoutes := plan.split(next)
+		if err := engine.SetConfig(nextEngine); err != nil {
 			return err
 		}
-		return control.ReconcileRoutes(tunRoutes(next, ports.tunIndex))
+		return control.ReconcileRoutes(nextRoutes)
 	})
 	runErr := engine.Run(ctx) // closes the ports when ctx ends
 	if rerr := control.RemoveOwnedRoutes(); rerr != nil {
