@@ -14,6 +14,9 @@ const (
 	IOUDPProcess = "udp-process"
 	// IOXDP carries the underlay through an AF_XDP socket (pod side: TUN).
 	IOXDP = "xdp"
+	// IOKernel hands the tunnel to the kernel's own VXLAN device,
+	// programmed as flannel's vxlan backend does: the reference mode.
+	IOKernel = "kernel"
 )
 
 // Interface describes the underlay interface as the kernel reports it.
@@ -59,8 +62,15 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 		if f.Underlay.Interface == "" && !native {
 			return nil, fieldErr("underlay.interface", "io xdp needs the underlay interface to attach to")
 		}
+	case IOKernel:
+		if f.Encap != "vxlan" {
+			return nil, fieldErr("encap", "io kernel carries vxlan only (this kernel has no geneve or ipip module), not %q", f.Encap)
+		}
+		if f.Underlay.Interface == "" {
+			return nil, fieldErr("underlay.interface", "io kernel needs the underlay interface for its VXLAN device")
+		}
 	default:
-		return nil, fieldErr("io", "%q is not one of tun, udp-process, xdp", f.IO)
+		return nil, fieldErr("io", "%q is not one of tun, udp-process, xdp, kernel", f.IO)
 	}
 	if f.NodeName == "" {
 		return nil, fieldErr("nodeName", "missing (set it or the NODE_NAME environment variable)")

@@ -21,6 +21,7 @@ type Route struct {
 	Dst       netip.Prefix
 	Gateway   netip.Addr // zero for device routes
 	LinkIndex int
+	OnLink    bool // the gateway is on the link even though no subnet says so (kernel VXLAN routes)
 }
 
 func (r Route) key() string { return fmt.Sprintf("%s|%s|%d", r.Dst, r.Gateway, r.LinkIndex) }
@@ -34,6 +35,9 @@ func (r Route) netlink() *netlink.Route {
 	}
 	if r.Gateway.IsValid() {
 		nr.Gw = net.IP(r.Gateway.AsSlice())
+		if r.OnLink {
+			nr.Flags = int(netlink.FLAG_ONLINK)
+		}
 	} else {
 		nr.Scope = netlink.SCOPE_LINK
 	}

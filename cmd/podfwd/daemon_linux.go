@@ -37,6 +37,9 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	if native {
 		return runNative(ctx, log, file, cfg, updates)
 	}
+	if file.IO == control.IOKernel {
+		return runKernel(ctx, log, file, cfg, updates)
+	}
 	var undo undoStack
 	defer func() {
 		if err != nil {

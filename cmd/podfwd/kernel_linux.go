@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/dataplane"
+)
+
+// runKernel is io kernel: the kernel's own VXLAN device carries the pods'
+// traffic, programmed by podfwd exactly as flannel's vxlan backend does
+// (device, FDB, permanent neighbours, onlink routes), and kept in step with
+// every config. No packet passes through podfwd. The device and routes are
+// removed on exit.
+func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) error {
+	k := &control.KernelVXLAN{Underlay: file.Underlay.Interface}
+	if err := k.Apply(cfg); err != nil {
+		if rerr := k.Remove(); rerr != nil {
+			log.Warn("cleaning up after a failed start", "err", rerr)
+		}
+		return err
+	}
+	log.Info("podfwd up", "node", file.NodeName, "io", "kernel", "device", control.KernelVXLANDevice,
+		"vni", cfg.VNI, "underlay", cfg.LocalUnderlay, "peers", len(cfg.Peers))
+	applyUpdates(ctx, log, updates, k.Apply)
+	<-ctx.Done()
+	if err := k.Remove(); err != nil {
+		return err
+	}
+	log.Info("podfwd down", "node", file.NodeName)
+	return nil
+}
