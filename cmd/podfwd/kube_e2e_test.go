@@ -49,6 +49,7 @@ func TestKubeEndToEnd(t *testing.T) {
 	// One apiserver serves both: Node names are the namespaces' names,
 	// which differ by topology prefix. Only the last stops the apiserver.
 	t.Run("tun-vxlan", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "vxlan", "k", false) })
+	t.Run("cni-pods-hybrid", func(t *testing.T) { testKubeCNIPods(t, c, admin, sock) })
 	t.Run("native", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "none", "kn", true) })
 }
 

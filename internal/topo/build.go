@@ -91,6 +91,17 @@ func (t *Topology) clearLeftovers(ours []string, reclaim bool) error {
 	return nil
 }
 
+// AddNamespace creates a namespace named the topology's prefix, a dash and
+// suffix (e.g. a pod the caller attaches with the CNI plugins) and returns
+// its name; Close removes it with the rest.
+func (t *Topology) AddNamespace(ctx context.Context, suffix string) (string, error) {
+	ns := t.Config.Prefix + "-" + suffix
+	if err := t.addNamespace(ctx, ns); err != nil {
+		return "", err
+	}
+	return ns, nil
+}
+
 // addNamespace creates a named namespace with `ip netns add` (which also
 // prepares the shared mount of the netns directory) and records it.
 func (t *Topology) addNamespace(ctx context.Context, ns string) error {
@@ -177,13 +188,18 @@ func (n *Node) buildLines() []string {
 			UnderlayLink, mtu, underlayPort(n.Index), mtu, n.topo.Underlay),
 		fmt.Sprintf("addr add %s/24 dev %s", n.UnderlayIPv4, UnderlayLink),
 		"link set " + UnderlayLink + " up",
-		"link add " + PodBridge + " mtu " + podMTU + " type bridge mcast_snooping 0",
-		fmt.Sprintf("addr add %s/%d dev %s", n.GatewayV4, n.PodCIDRv4.Bits(), PodBridge),
 	}
 	if cfg.IPv6 {
-		lines = append(lines,
-			fmt.Sprintf("addr add %s/64 dev %s nodad", n.UnderlayIPv6, UnderlayLink),
-			fmt.Sprintf("addr add %s/%d dev %s nodad", n.GatewayV6, n.PodCIDRv6.Bits(), PodBridge))
+		lines = append(lines, fmt.Sprintf("addr add %s/64 dev %s nodad", n.UnderlayIPv6, UnderlayLink))
+	}
+	if cfg.NoPods {
+		return lines
+	}
+	lines = append(lines,
+		"link add "+PodBridge+" mtu "+podMTU+" type bridge mcast_snooping 0",
+		fmt.Sprintf("addr add %s/%d dev %s", n.GatewayV4, n.PodCIDRv4.Bits(), PodBridge))
+	if cfg.IPv6 {
+		lines = append(lines, fmt.Sprintf("addr add %s/%d dev %s nodad", n.GatewayV6, n.PodCIDRv6.Bits(), PodBridge))
 	}
 	lines = append(lines, "link set "+PodBridge+" up")
 	for _, p := range n.Pods {

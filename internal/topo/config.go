@@ -52,6 +52,10 @@ type Config struct {
 	// PodsPerNode is the number of pods on each node, 0..200; 0 means 2.
 	// (A node without pods is not expressible; none is needed.)
 	PodsPerNode int
+	// NoPods leaves the nodes without cni0 and pods, for a caller that
+	// attaches pods itself (the real CNI plugins, as a kubelet would); see
+	// Topology.AddNamespace. PodsPerNode is then ignored.
+	NoPods bool
 	// MTU of the underlay links, 1280..9000; 0 means 1500.
 	MTU int
 	// PodMTU of the pod veths and cni0; 0 means MTU-50 (room for VXLAN or
@@ -98,7 +102,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: prefix %q must match %s", ErrConfig, cfg.Prefix, prefixPattern)
 	case cfg.Nodes < 1 || cfg.Nodes > maxNodes:
 		return cfg, fmt.Errorf("%w: %d nodes, want 1..%d", ErrConfig, cfg.Nodes, maxNodes)
-	case cfg.PodsPerNode < 1 || cfg.PodsPerNode > maxPodsPerNode:
+	case !cfg.NoPods && (cfg.PodsPerNode < 1 || cfg.PodsPerNode > maxPodsPerNode):
 		return cfg, fmt.Errorf("%w: %d pods per node, want 1..%d", ErrConfig, cfg.PodsPerNode, maxPodsPerNode)
 	case cfg.MTU < 1280 || cfg.MTU > 9000:
 		return cfg, fmt.Errorf("%w: MTU %d, want 1280..9000", ErrConfig, cfg.MTU)

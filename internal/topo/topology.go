@@ -154,7 +154,7 @@ func layout(cfg Config) *Topology {
 			n.PodCIDRv6 = podCIDRv6(k)
 			n.GatewayV6 = hostIn(n.PodCIDRv6, 1)
 		}
-		for j := 1; j <= cfg.PodsPerNode; j++ {
+		for j := 1; j <= cfg.PodsPerNode && !cfg.NoPods; j++ {
 			p := &Pod{
 				Node:      n,
 				Index:     j,
