@@ -1,8 +1,9 @@
 // Package bench runs podfwd and the kernel's own datapaths side by side on
 // one machine: it builds the netns topology, starts a mode (a kernel
-// reference or podfwd daemons in every node), measures it with real tools
-// (ping, iperf3) and tears it down. `podfwd demo` and `podfwd bench` use it;
-// the end-to-end tests share its config writer.
+// reference or podfwd daemons in every node), measures it (iperf3 for TCP,
+// its own UDP flood and TCP ping-pong, CPU from /proc and getrusage) and
+// tears it down. `podfwd bench` and `podfwd demo` run it (Run); the
+// end-to-end tests share its config writer (NodeConfig).
 package bench
 
 import (
