@@ -78,7 +78,11 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 	d := &daemons{dir: dir}
 	for _, n := range tp.Nodes {
 		path := filepath.Join(dir, n.Namespace+".yaml")
-		if err := os.WriteFile(path, []byte(NodeConfig(tp, n, mode.IO, mode.Encap, mode.Port)), 0o600); err != nil {
+		cfg := NodeConfig(tp, n, mode.IO, mode.Encap, mode.Port)
+		if mode.Hybrid {
+			cfg = NodeConfig(tp, n, "tun", mode.Encap, mode.Port) + "hybrid: true\n"
+		}
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			d.stop()
 			return nil, err
 		}

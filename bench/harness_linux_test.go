@@ -29,11 +29,12 @@ func fakeDaemon(t *testing.T, message string) string {
 // the measured one moved traffic in every test.
 func TestRunStatuses(t *testing.T) {
 	testenv.RequireRoot(t)
-	modes, err := SelectModes("kernel/native,kernel/geneve,hybrid")
+	modes, err := SelectModes("kernel/native,kernel/geneve")
 	if err != nil {
 		t.Fatal(err)
 	}
 	modes = append(modes,
+		Mode{Name: "future/mode", IO: "future", Encap: "vxlan", Unsupported: "not in podfwd yet"},
 		Mode{Name: "xdp/vxlan", IO: "xdp", Encap: "vxlan"},
 		Mode{Name: "tun/ipip", IO: "tun", Encap: "ipip"},
 		Mode{Name: "xdp/ipip", IO: "xdp", Encap: "ipip"})
@@ -65,8 +66,8 @@ func TestRunStatuses(t *testing.T) {
 			}
 		case "kernel/geneve":
 			want = StatusUnsupported // this kernel has no geneve module; elsewhere the probe passes and says so
-		case "hybrid":
-			want = StatusUnsupported + "hybrid mode needs the control plane"
+		case "future/mode":
+			want = StatusUnsupported + "not in podfwd yet"
 		case "xdp/vxlan":
 			want = StatusUnsupported + "xdp io not implemented in podfwd run yet"
 		case "tun/ipip":
