@@ -26,6 +26,11 @@ func testKubeCNIPods(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interfa
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "kc", Nodes: 3, NoPods: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	// The apiserver is shared with the other subtests: start from no
+	// Nodes (an earlier subtest's Nodes reuse our underlay addresses) and
+	// leave none behind for the next one.
+	deleteAllNodes(ctx, t, admin)
+	t.Cleanup(func() { deleteAllNodes(context.Background(), t, admin) })
 	for _, n := range tp.Nodes {
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: n.Namespace},
@@ -122,4 +127,11 @@ func withIPAMDataDir(t *testing.T, conflist []byte, dir string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func deleteAllNodes(ctx context.Context, t *testing.T, admin kubernetes.Interface) {
+	t.Helper()
+	if err := admin.CoreV1().Nodes().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		t.Errorf("deleting Nodes: %v", err)
+	}
 }
