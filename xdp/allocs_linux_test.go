@@ -14,7 +14,7 @@ func TestBatchesAllocateNothing(t *testing.T) {
 	peer := udpIn(t, n.vethPair, true, 40020)
 	const runs = 100
 	for range runs + 20 {
-		if _, err := peer.WriteToUDPAddrPort([]byte("fill the RX ring"), netip.AddrPortFrom(n.addrB, vxlanPort)); err != nil {
+		if _, err := peer.WriteToUDPAddrPort([]byte("fill the RX ring"), netip.AddrPortFrom(n.AddrB, vxlanPort)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -23,7 +23,7 @@ func TestBatchesAllocateNothing(t *testing.T) {
 	for n.sock.rx.available(runs+1) < runs+1 && time.Now().Before(receiveWait) {
 		time.Sleep(time.Millisecond)
 	}
-	frame := frameSpec{srcMAC: n.macB, dstMAC: n.macA, src: n.addrB, dst: n.addrA, proto: 17,
+	frame := frameSpec{srcMAC: n.MACB, dstMAC: n.MACA, src: n.AddrB, dst: n.AddrA, proto: 17,
 		sport: vxlanPort, dport: 40020, payload: []byte("from the allocation test")}.build()
 	rx := make([]Desc, 1)
 	tx := make([]Desc, 1)

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/podfwd/podfwd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,12 +30,12 @@ const benchPayload = 18
 func flood(b *testing.B, p *vethPair, port uint16) (stop func() uint64) {
 	b.Helper()
 	var fd int
-	inNS(b, p.hA, func() (err error) {
+	testenv.InNetns(b, p.HA, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		return unix.Connect(fd, &unix.SockaddrInet4{Addr: p.addrB.As4(), Port: int(port)})
+		return unix.Connect(fd, &unix.SockaddrInet4{Addr: p.AddrB.As4(), Port: int(port)})
 	})
 	var quit atomic.Bool
 	var sent atomic.Uint64
@@ -106,18 +107,18 @@ func BenchmarkReceive64AFXDP(b *testing.B) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	n := &liveNode{vethPair: newVethPair(b)}
-	r, err := NewRedirect(RedirectConfig{LocalIPv4: n.addrB, UDPPorts: []uint16{vxlanPort}}, 1)
+	r, err := NewRedirect(RedirectConfig{LocalIPv4: n.AddrB, UDPPorts: []uint16{vxlanPort}}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
 	var s *Socket
 	var att *Attachment
-	inNS(b, n.hB, func() (err error) {
-		if s, err = Open(n.idxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 4096}); err != nil {
+	testenv.InNetns(b, n.HB, func() (err error) {
+		if s, err = Open(n.IdxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 4096}); err != nil {
 			return err
 		}
-		att, err = r.Attach(n.idxB, AttachOptions{})
+		att, err = r.Attach(n.IdxB, AttachOptions{})
 		return err
 	})
 	defer s.Close()
@@ -163,7 +164,7 @@ func benchmarkUDP(b *testing.B, batch bool) {
 	defer runtime.UnlockOSThread()
 	p := newVethPair(b)
 	var fd int
-	inNS(b, p.hB, func() (err error) {
+	testenv.InNetns(b, p.HB, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err

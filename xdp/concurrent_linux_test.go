@@ -65,7 +65,7 @@ func TestConcurrentReceiveAndTransmit(t *testing.T) {
 	// a full ring would only make the test slower, not wrong.
 	buf := make([]byte, 256)
 	echoed := 0
-	dst := netip.AddrPortFrom(n.addrB, vxlanPort)
+	dst := netip.AddrPortFrom(n.AddrB, vxlanPort)
 	for i := 0; i < packets; i++ {
 		if _, err := peer.WriteToUDPAddrPort([]byte("round trip"), dst); err != nil {
 			t.Fatal(err)

@@ -8,18 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
 // udpIn opens a UDP socket bound to addr inside ns.
 func udpIn(t *testing.T, p *vethPair, inA bool, port int) *net.UDPConn {
 	t.Helper()
-	h, addr := p.hB, p.addrB
+	h, addr := p.HB, p.AddrB
 	if inA {
-		h, addr = p.hA, p.addrA
+		h, addr = p.HA, p.AddrA
 	}
 	var c *net.UDPConn
-	inNS(t, h, func() (err error) {
+	testenv.InNetns(t, h, func() (err error) {
 		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
 		return err
 	})
@@ -96,12 +97,12 @@ func captureOn(t *testing.T, p *vethPair) func(payload []byte) []byte {
 	t.Helper()
 	proto := int(uint16(be16(unix.ETH_P_ALL))) // network byte order, as AF_PACKET wants
 	var fd int
-	inNS(t, p.hA, func() (err error) {
+	testenv.InNetns(t, p.HA, func() (err error) {
 		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 		if err != nil {
 			return err
 		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: p.idxA})
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: p.IdxA})
 	})
 	t.Cleanup(func() { unix.Close(fd) })
 	tv := unix.NsecToTimeval(int64(2 * time.Second))
@@ -111,7 +112,7 @@ func captureOn(t *testing.T, p *vethPair) func(payload []byte) []byte {
 		for {
 			k, _, err := unix.Recvfrom(fd, buf, 0)
 			if err != nil {
-				t.Fatalf("capture on %s: %v", p.ifA, err)
+				t.Fatalf("capture on %s: %v", p.IfA, err)
 			}
 			if bytes.HasSuffix(buf[:k], payload) {
 				return buf[:k]
@@ -125,7 +126,7 @@ func captureOn(t *testing.T, p *vethPair) func(payload []byte) []byte {
 func pingFromA(t *testing.T, p *vethPair) {
 	t.Helper()
 	var fd int
-	inNS(t, p.hA, func() (err error) {
+	testenv.InNetns(t, p.HA, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
 		return err
 	})
@@ -134,14 +135,14 @@ func pingFromA(t *testing.T, p *vethPair) {
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	echo := []byte{8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'o', 'd', 'f'}
 	binary.BigEndian.PutUint16(echo[2:], ipChecksum(echo))
-	if err := unix.Sendto(fd, echo, 0, &unix.SockaddrInet4{Addr: p.addrB.As4()}); err != nil {
+	if err := unix.Sendto(fd, echo, 0, &unix.SockaddrInet4{Addr: p.AddrB.As4()}); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 1500)
 	for {
 		k, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			t.Fatalf("no ICMP echo reply from %s: %v", p.addrB, err)
+			t.Fatalf("no ICMP echo reply from %s: %v", p.AddrB, err)
 		}
 		ihl := int(buf[0]&0x0f) * 4
 		if k >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == 0x1234 {
@@ -153,8 +154,8 @@ func pingFromA(t *testing.T, p *vethPair) {
 // tcpEcho opens a TCP connection from a to b and exchanges a message.
 func tcpEcho(t *testing.T, p *vethPair) {
 	var ln net.Listener
-	inNS(t, p.hB, func() (err error) {
-		ln, err = net.Listen("tcp4", netip.AddrPortFrom(p.addrB, 8080).String())
+	testenv.InNetns(t, p.HB, func() (err error) {
+		ln, err = net.Listen("tcp4", netip.AddrPortFrom(p.AddrB, 8080).String())
 		return err
 	})
 	defer ln.Close()
@@ -169,8 +170,8 @@ func tcpEcho(t *testing.T, p *vethPair) {
 		c.Write(buf[:k])
 	}()
 	var c net.Conn
-	inNS(t, p.hA, func() (err error) {
-		c, err = net.DialTimeout("tcp4", netip.AddrPortFrom(p.addrB, 8080).String(), 2*time.Second)
+	testenv.InNetns(t, p.HA, func() (err error) {
+		c, err = net.DialTimeout("tcp4", netip.AddrPortFrom(p.AddrB, 8080).String(), 2*time.Second)
 		return err
 	})
 	defer c.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -21,12 +22,12 @@ import (
 // or 0.
 func xdpProgID(t *testing.T, p *vethPair, inA bool, ifindex int) uint32 {
 	t.Helper()
-	h := p.hB
+	h := p.HB
 	if inA {
-		h = p.hA
+		h = p.HA
 	}
 	var id uint32
-	inNS(t, h, func() error {
+	testenv.InNetns(t, h, func() error {
 		l, err := netlink.LinkByIndex(ifindex)
 		if err != nil {
 			return err
@@ -52,18 +53,18 @@ func progID(t *testing.T, prog *ebpf.Program) uint32 {
 func TestCloseLeavesNoProgramOrLink(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64})
 	var pass *Attachment
-	inNS(t, n.hA, func() (err error) {
-		pass, err = AttachPassThrough(n.idxA, AttachOptions{})
+	testenv.InNetns(t, n.HA, func() (err error) {
+		pass, err = AttachPassThrough(n.IdxA, AttachOptions{})
 		return err
 	})
 	if pass.Mode() != AttachDriver {
 		t.Errorf("pass-through on a veth attached in %s mode, want driver", pass.Mode())
 	}
-	if got, want := xdpProgID(t, n.vethPair, false, n.idxB), progID(t, n.r.Program()); got != want {
-		t.Fatalf("netlink shows program %d on %s, want ours %d", got, n.ifB, want)
+	if got, want := xdpProgID(t, n.vethPair, false, n.IdxB), progID(t, n.r.Program()); got != want {
+		t.Fatalf("netlink shows program %d on %s, want ours %d", got, n.IfB, want)
 	}
-	if xdpProgID(t, n.vethPair, true, n.idxA) == 0 {
-		t.Fatalf("no pass-through program on %s", n.ifA)
+	if xdpProgID(t, n.vethPair, true, n.IdxA) == 0 {
+		t.Fatalf("no pass-through program on %s", n.IfA)
 	}
 	linkB, err := n.att.LinkID()
 	if err != nil {
@@ -78,12 +79,12 @@ func TestCloseLeavesNoProgramOrLink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, ns := range []string{n.nsA, n.nsB} {
-		if out := run(t, "ip", "-n", ns, "-d", "link", "show"); strings.Contains(out, "prog/xdp") {
+	for _, ns := range []string{n.NsA, n.NsB} {
+		if out := testenv.Run(t, "ip", "-n", ns, "-d", "link", "show"); strings.Contains(out, "prog/xdp") {
 			t.Errorf("ip -d link show in %s still shows an XDP program:\n%s", ns, out)
 		}
 	}
-	if xdpProgID(t, n.vethPair, true, n.idxA) != 0 || xdpProgID(t, n.vethPair, false, n.idxB) != 0 {
+	if xdpProgID(t, n.vethPair, true, n.IdxA) != 0 || xdpProgID(t, n.vethPair, false, n.IdxB) != 0 {
 		t.Error("netlink still reports an attached XDP program")
 	}
 	for _, id := range []link.ID{linkA, linkB} {
@@ -100,8 +101,8 @@ func TestCloseLeavesNoProgramOrLink(t *testing.T) {
 // xdp) would: without a bpf link, so it outlives every file descriptor.
 func attachViaNetlink(t *testing.T, p *vethPair, prog *ebpf.Program) {
 	t.Helper()
-	inNS(t, p.hB, func() error {
-		l, err := netlink.LinkByIndex(p.idxB)
+	testenv.InNetns(t, p.HB, func() error {
+		l, err := netlink.LinkByIndex(p.IdxB)
 		if err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func attachViaNetlink(t *testing.T, p *vethPair, prog *ebpf.Program) {
 
 func TestAttachReplacesStaleProgram(t *testing.T) {
 	p := newVethPair(t)
-	cfg := RedirectConfig{LocalIPv4: p.addrB, UDPPorts: []uint16{vxlanPort}}
+	cfg := RedirectConfig{LocalIPv4: p.AddrB, UDPPorts: []uint16{vxlanPort}}
 	old, err := NewRedirect(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func TestAttachReplacesStaleProgram(t *testing.T) {
 	attachViaNetlink(t, p, old.Program())
 	oldID := progID(t, old.Program())
 	old.Close() // as if its process had died: the program stays attached
-	if xdpProgID(t, p, false, p.idxB) != oldID {
+	if xdpProgID(t, p, false, p.IdxB) != oldID {
 		t.Fatal("the netlink-attached program did not outlive its file descriptor")
 	}
 
@@ -129,27 +130,27 @@ func TestAttachReplacesStaleProgram(t *testing.T) {
 	}
 	defer r.Close()
 	var att *Attachment
-	inNS(t, p.hB, func() (err error) {
-		att, err = r.Attach(p.idxB, AttachOptions{})
+	testenv.InNetns(t, p.HB, func() (err error) {
+		att, err = r.Attach(p.IdxB, AttachOptions{})
 		return err
 	})
 	if att.Replaced() != RedirectProgramName {
 		t.Errorf("Replaced() = %q, want %q", att.Replaced(), RedirectProgramName)
 	}
-	if got := xdpProgID(t, p, false, p.idxB); got != progID(t, r.Program()) {
+	if got := xdpProgID(t, p, false, p.IdxB); got != progID(t, r.Program()) {
 		t.Errorf("attached program %d, want the new one", got)
 	}
 
 	// While our link holds the interface, nothing may replace it.
-	inNS(t, p.hB, func() error {
-		_, err := AttachPassThrough(p.idxB, AttachOptions{})
+	testenv.InNetns(t, p.HB, func() error {
+		_, err := AttachPassThrough(p.IdxB, AttachOptions{})
 		if !errors.Is(err, ErrAttachedByLink) {
 			t.Errorf("attach over a live link: %v, want ErrAttachedByLink", err)
 		}
 		return nil
 	})
 	att.Close()
-	if got := xdpProgID(t, p, false, p.idxB); got != 0 {
+	if got := xdpProgID(t, p, false, p.IdxB); got != 0 {
 		t.Errorf("program %d still attached after Close", got)
 	}
 }
@@ -163,11 +164,11 @@ func TestAttachRefusesForeignProgram(t *testing.T) {
 	}
 	defer foreign.Close()
 	attachViaNetlink(t, p, foreign)
-	inNS(t, p.hB, func() error {
-		if _, err := AttachPassThrough(p.idxB, AttachOptions{}); !errors.Is(err, ErrForeignProgram) {
+	testenv.InNetns(t, p.HB, func() error {
+		if _, err := AttachPassThrough(p.IdxB, AttachOptions{}); !errors.Is(err, ErrForeignProgram) {
 			t.Errorf("attach over a foreign program: %v, want ErrForeignProgram", err)
 		}
-		a, err := AttachPassThrough(p.idxB, AttachOptions{ReplaceForeign: true})
+		a, err := AttachPassThrough(p.IdxB, AttachOptions{ReplaceForeign: true})
 		if err != nil {
 			return err
 		}
@@ -188,8 +189,8 @@ func TestLinkDiesWithSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", p.nsB, exe)
-	cmd.Env = append(os.Environ(), helperEnv+"="+strconv.Itoa(p.idxB))
+	cmd := exec.Command("ip", "netns", "exec", p.NsB, exe)
+	cmd.Env = append(os.Environ(), helperEnv+"="+strconv.Itoa(p.IdxB))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +211,7 @@ func TestLinkDiesWithSIGKILL(t *testing.T) {
 		cmd.Wait()
 		t.Fatal("helper process did not attach")
 	}
-	if xdpProgID(t, p, false, p.idxB) == 0 {
+	if xdpProgID(t, p, false, p.IdxB) == 0 {
 		t.Fatal("helper's program is not attached")
 	}
 	cmd.Process.Signal(unix.SIGKILL)
@@ -218,7 +219,7 @@ func TestLinkDiesWithSIGKILL(t *testing.T) {
 	// The link is released when the last file reference goes, which the
 	// kernel does while tearing the process down; allow it a moment.
 	deadline := time.Now().Add(2 * time.Second)
-	for xdpProgID(t, p, false, p.idxB) != 0 {
+	for xdpProgID(t, p, false, p.IdxB) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("XDP program still attached 2 s after its process was SIGKILLed")
 		}

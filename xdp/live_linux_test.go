@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/podfwd/podfwd/internal/testenv"
 )
 
 const (
@@ -33,16 +35,16 @@ func newLiveNodeWith(t *testing.T, scfg SocketConfig, opts AttachOptions) *liveN
 	t.Helper()
 	n := &liveNode{vethPair: newVethPair(t)}
 	var err error
-	n.r, err = NewRedirect(RedirectConfig{LocalIPv4: n.addrB, UDPPorts: []uint16{vxlanPort, genevePort}, IPIP: true}, 4)
+	n.r, err = NewRedirect(RedirectConfig{LocalIPv4: n.AddrB, UDPPorts: []uint16{vxlanPort, genevePort}, IPIP: true}, 4)
 	if err != nil {
 		t.Fatalf("NewRedirect: %+v", err)
 	}
 	t.Cleanup(func() { n.r.Close() })
-	inNS(t, n.hB, func() (err error) {
-		if n.sock, err = Open(n.idxB, 0, scfg); err != nil {
+	testenv.InNetns(t, n.HB, func() (err error) {
+		if n.sock, err = Open(n.IdxB, 0, scfg); err != nil {
 			return err
 		}
-		n.att, err = n.r.Attach(n.idxB, opts)
+		n.att, err = n.r.Attach(n.IdxB, opts)
 		return err
 	})
 	t.Cleanup(func() { n.sock.Close() })
@@ -60,7 +62,7 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 	capture := captureOn(t, n.vethPair)
 	for i, port := range []int{vxlanPort, genevePort, vxlanPort} {
 		payload := fmt.Appendf(nil, "tunnel packet %d to %d", i, port)
-		if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.addrB, uint16(port))); err != nil {
+		if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.AddrB, uint16(port))); err != nil {
 			t.Fatal(err)
 		}
 		d := receiveN(t, n.sock, 1, 2*time.Second)[0]
@@ -68,10 +70,10 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 		if sent := capture(payload); !bytes.Equal(frame, sent) {
 			t.Errorf("AF_XDP frame differs from the frame the peer sent:\n got % x\nsent % x", frame, sent)
 		}
-		if !bytes.Equal(frame[0:6], n.macB) || !bytes.Equal(frame[6:12], n.macA) {
-			t.Errorf("MACs %x -> %x, want %s -> %s", frame[6:12], frame[0:6], n.macA, n.macB)
+		if !bytes.Equal(frame[0:6], n.MACB) || !bytes.Equal(frame[6:12], n.MACA) {
+			t.Errorf("MACs %x -> %x, want %s -> %s", frame[6:12], frame[0:6], n.MACA, n.MACB)
 		}
-		got := udp4Payload(t, frame, netip.AddrPortFrom(n.addrA, 40000), netip.AddrPortFrom(n.addrB, uint16(port)))
+		got := udp4Payload(t, frame, netip.AddrPortFrom(n.AddrA, 40000), netip.AddrPortFrom(n.AddrB, uint16(port)))
 		if !bytes.Equal(got, payload) {
 			t.Errorf("payload %q, want %q", got, payload)
 		}
@@ -83,7 +85,7 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 
 	// Other UDP ports reach the kernel's sockets.
 	plain := udpIn(t, n.vethPair, false, 5000)
-	if _, err := peer.WriteToUDPAddrPort([]byte("for the kernel"), netip.AddrPortFrom(n.addrB, 5000)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort([]byte("for the kernel"), netip.AddrPortFrom(n.AddrB, 5000)); err != nil {
 		t.Fatal(err)
 	}
 	plain.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -95,11 +97,11 @@ func TestTunnelTrafficLandsInSocket(t *testing.T) {
 	expectNothing(t, n.sock, 100*time.Millisecond)
 
 	t.Run("ARP and ICMP", func(t *testing.T) {
-		run(t, "ip", "-n", n.nsA, "neigh", "flush", "dev", n.ifA)
+		testenv.Run(t, "ip", "-n", n.NsA, "neigh", "flush", "dev", n.IfA)
 		pingFromA(t, n.vethPair)
-		neigh := run(t, "ip", "-n", n.nsA, "neigh", "show", n.addrB.String())
-		if !bytes.Contains([]byte(neigh), []byte(n.macB.String())) {
-			t.Fatalf("no ARP entry for %s after ping: %q", n.addrB, neigh)
+		neigh := testenv.Run(t, "ip", "-n", n.NsA, "neigh", "show", n.AddrB.String())
+		if !bytes.Contains([]byte(neigh), []byte(n.MACB.String())) {
+			t.Fatalf("no ARP entry for %s after ping: %q", n.AddrB, neigh)
 		}
 	})
 	t.Run("TCP", func(t *testing.T) { tcpEcho(t, n.vethPair) })
@@ -113,16 +115,16 @@ func TestGenericModeRedirects(t *testing.T) {
 	if n.att.Mode() != AttachGeneric {
 		t.Fatalf("GenericOnly attached in %s mode", n.att.Mode())
 	}
-	if out := run(t, "ip", "-n", n.nsB, "-d", "link", "show", n.ifB); !bytes.Contains([]byte(out), []byte("xdpgeneric")) {
+	if out := testenv.Run(t, "ip", "-n", n.NsB, "-d", "link", "show", n.IfB); !bytes.Contains([]byte(out), []byte("xdpgeneric")) {
 		t.Fatalf("ip link does not show generic XDP:\n%s", out)
 	}
 	peer := udpIn(t, n.vethPair, true, 40040)
 	payload := []byte("through generic XDP")
-	if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.addrB, genevePort)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.AddrB, genevePort)); err != nil {
 		t.Fatal(err)
 	}
 	d := receiveN(t, n.sock, 1, 2*time.Second)[0]
-	got := udp4Payload(t, n.sock.Frame(d), netip.AddrPortFrom(n.addrA, 40040), netip.AddrPortFrom(n.addrB, genevePort))
+	got := udp4Payload(t, n.sock.Frame(d), netip.AddrPortFrom(n.AddrA, 40040), netip.AddrPortFrom(n.AddrB, genevePort))
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("payload %q", got)
 	}
@@ -133,16 +135,16 @@ func TestGenericModeRedirects(t *testing.T) {
 func TestIPv6TunnelTrafficLandsInSocket(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64})
 	a6, b6 := n.addIPv6(t, 1)
-	if err := n.r.SetConfig(RedirectConfig{LocalIPv4: n.addrB, LocalIPv6: b6, UDPPorts: []uint16{vxlanPort}}); err != nil {
+	if err := n.r.SetConfig(RedirectConfig{LocalIPv4: n.AddrB, LocalIPv6: b6, UDPPorts: []uint16{vxlanPort}}); err != nil {
 		t.Fatal(err)
 	}
 	var peer, plain *net.UDPConn
-	inNS(t, n.hA, func() (err error) {
+	testenv.InNetns(t, n.HA, func() (err error) {
 		peer, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a6, 40050)))
 		return err
 	})
 	defer peer.Close()
-	inNS(t, n.hB, func() (err error) {
+	testenv.InNetns(t, n.HB, func() (err error) {
 		plain, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(b6, 5000)))
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/podfwd/podfwd/internal/testenv"
 )
 
 const (
@@ -33,8 +34,8 @@ func programWithSocket(t testing.TB, cfg RedirectConfig) *Redirect {
 	t.Helper()
 	p := newVethPair(t)
 	var s *Socket
-	inNS(t, p.hB, func() (err error) {
-		s, err = Open(p.idxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 64})
+	testenv.InNetns(t, p.HB, func() (err error) {
+		s, err = Open(p.IdxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 64})
 		return err
 	})
 	t.Cleanup(func() { s.Close() })

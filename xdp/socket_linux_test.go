@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,8 +32,8 @@ func TestSocketConfigValidation(t *testing.T) {
 func TestOneSocketPerQueueAndBindModes(t *testing.T) {
 	p := newVethPair(t)
 	cfg := SocketConfig{FrameSize: 2048, NumFrames: 64}
-	inNS(t, p.hB, func() error {
-		s, err := Open(p.idxB, 0, cfg)
+	testenv.InNetns(t, p.HB, func() error {
+		s, err := Open(p.IdxB, 0, cfg)
 		if err != nil {
 			return err
 		}
@@ -40,16 +41,16 @@ func TestOneSocketPerQueueAndBindModes(t *testing.T) {
 		if s.ZeroCopy() {
 			t.Errorf("a veth socket reports zero-copy")
 		}
-		if _, err := Open(p.idxB, 0, cfg); !errors.Is(err, ErrQueueBusy) {
+		if _, err := Open(p.IdxB, 0, cfg); !errors.Is(err, ErrQueueBusy) {
 			t.Errorf("second socket on the same queue: %v, want ErrQueueBusy", err)
 		}
 		return nil
 	})
-	inNS(t, p.hA, func() error {
-		if _, err := Open(p.idxA, 0, SocketConfig{FrameSize: 2048, NumFrames: 64, Mode: BindZeroCopy}); !errors.Is(err, ErrZeroCopyUnsupported) {
+	testenv.InNetns(t, p.HA, func() error {
+		if _, err := Open(p.IdxA, 0, SocketConfig{FrameSize: 2048, NumFrames: 64, Mode: BindZeroCopy}); !errors.Is(err, ErrZeroCopyUnsupported) {
 			t.Errorf("forced zero-copy on veth: %v, want ErrZeroCopyUnsupported", err)
 		}
-		s, err := Open(p.idxA, 0, SocketConfig{FrameSize: 2048, NumFrames: 64, Mode: BindCopy})
+		s, err := Open(p.IdxA, 0, SocketConfig{FrameSize: 2048, NumFrames: 64, Mode: BindCopy})
 		if err != nil {
 			return err
 		}
@@ -64,8 +65,8 @@ func TestOneSocketPerQueueAndBindModes(t *testing.T) {
 func TestWakeEndsWait(t *testing.T) {
 	p := newVethPair(t)
 	var s *Socket
-	inNS(t, p.hB, func() (err error) {
-		s, err = Open(p.idxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 64})
+	testenv.InNetns(t, p.HB, func() (err error) {
+		s, err = Open(p.IdxB, 0, SocketConfig{FrameSize: 2048, NumFrames: 64})
 		return err
 	})
 	defer s.Close()

@@ -15,7 +15,7 @@ func TestFillRingStarvation(t *testing.T) {
 	const fill = 16
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64, FillSize: fill, RxSize: 64})
 	peer := udpIn(t, n.vethPair, true, 40010)
-	dst := netip.AddrPortFrom(n.addrB, vxlanPort)
+	dst := netip.AddrPortFrom(n.AddrB, vxlanPort)
 	send := func(from, count int) {
 		for i := from; i < from+count; i++ {
 			if _, err := peer.WriteToUDPAddrPort(fmt.Appendf(nil, "packet %03d", i), dst); err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +29,7 @@ func TestTransmitBuiltFrame(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64})
 	peer := udpIn(t, n.vethPair, true, 40001)
 	payload := []byte("built in UMEM, sent through the TX ring")
-	frame := frameSpec{srcMAC: n.macB, dstMAC: n.macA, src: n.addrB, dst: n.addrA, proto: 17,
+	frame := frameSpec{srcMAC: n.MACB, dstMAC: n.MACA, src: n.AddrB, dst: n.AddrA, proto: 17,
 		sport: vxlanPort, dport: 40001, payload: payload}.build()
 	addr, buf, ok := n.sock.AllocFrame()
 	if !ok {
@@ -40,7 +41,7 @@ func TestTransmitBuiltFrame(t *testing.T) {
 		t.Fatalf("Transmit: %d, %v", k, err)
 	}
 	got, from := readUDP(t, peer)
-	if !bytes.Equal(got, payload) || from != netip.AddrPortFrom(n.addrB, vxlanPort) {
+	if !bytes.Equal(got, payload) || from != netip.AddrPortFrom(n.AddrB, vxlanPort) {
 		t.Fatalf("peer got %q from %v", got, from)
 	}
 	waitFramesSettle(t, n.sock, 64)
@@ -87,7 +88,7 @@ func TestTransmitInPlaceEcho(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64})
 	peer := udpIn(t, n.vethPair, true, 40002)
 	payload := []byte("echo me back from the same frame")
-	if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.addrB, vxlanPort)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort(payload, netip.AddrPortFrom(n.AddrB, vxlanPort)); err != nil {
 		t.Fatal(err)
 	}
 	d := receiveN(t, n.sock, 1, 2*time.Second)[0]
@@ -96,7 +97,7 @@ func TestTransmitInPlaceEcho(t *testing.T) {
 		t.Fatalf("Transmit: %d, %v", k, err)
 	}
 	got, from := readUDP(t, peer)
-	if !bytes.Equal(got, payload) || from != netip.AddrPortFrom(n.addrB, vxlanPort) {
+	if !bytes.Equal(got, payload) || from != netip.AddrPortFrom(n.AddrB, vxlanPort) {
 		t.Fatalf("peer got %q from %v", got, from)
 	}
 	waitFramesSettle(t, n.sock, 64)
@@ -109,7 +110,7 @@ func TestTransmitInPlaceEcho(t *testing.T) {
 func TestTransmitPrependedHeaders(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64, Headroom: 64})
 	peer := udpIn(t, n.vethPair, true, 40003)
-	if _, err := peer.WriteToUDPAddrPort([]byte("inner"), netip.AddrPortFrom(n.addrB, genevePort)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort([]byte("inner"), netip.AddrPortFrom(n.AddrB, genevePort)); err != nil {
 		t.Fatal(err)
 	}
 	d := receiveN(t, n.sock, 1, 2*time.Second)[0]
@@ -123,7 +124,7 @@ func TestTransmitPrependedHeaders(t *testing.T) {
 		t.Fatalf("WholeFrame: %d bytes, offset %d; Headroom %d", len(whole), off, h)
 	}
 	inner := bytes.Clone(n.sock.Frame(d))
-	outer := frameSpec{srcMAC: n.macB, dstMAC: n.macA, src: n.addrB, dst: n.addrA, proto: 17,
+	outer := frameSpec{srcMAC: n.MACB, dstMAC: n.MACA, src: n.AddrB, dst: n.AddrA, proto: 17,
 		sport: genevePort, dport: 40003, payload: inner}.build()
 	hdrLen := len(outer) - len(inner)
 	grown, ok := n.sock.Prepend(d, hdrLen)
@@ -147,14 +148,14 @@ func TestTransmitPrependedHeaders(t *testing.T) {
 func TestIPIPLandsInSocket(t *testing.T) {
 	n := newLiveNode(t, SocketConfig{FrameSize: 2048, NumFrames: 64})
 	var fd int
-	inNS(t, n.hA, func() (err error) {
+	testenv.InNetns(t, n.HA, func() (err error) {
 		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_IPIP)
 		return err
 	})
 	defer unix.Close(fd)
 	inner := frameSpec{src: netip.MustParseAddr("10.244.1.5"), dst: netip.MustParseAddr("10.244.2.7"),
 		proto: 17, sport: 1, dport: 2, payload: []byte("pod to pod")}.build()[14:]
-	if err := unix.Sendto(fd, inner, 0, &unix.SockaddrInet4{Addr: n.addrB.As4()}); err != nil {
+	if err := unix.Sendto(fd, inner, 0, &unix.SockaddrInet4{Addr: n.AddrB.As4()}); err != nil {
 		t.Fatal(err)
 	}
 	d := receiveN(t, n.sock, 1, 2*time.Second)[0]

@@ -17,15 +17,15 @@ func TestBatchRoundAllocatesNothing(t *testing.T) {
 	peer := l.udpOn(t, true, 40010)
 	const runs = 100
 	for range runs + 20 {
-		if _, err := peer.WriteToUDPAddrPort([]byte("alloc test"), netip.AddrPortFrom(l.nodeAddr, tunnelPort)); err != nil {
+		if _, err := peer.WriteToUDPAddrPort([]byte("alloc test"), netip.AddrPortFrom(l.AddrB, tunnelPort)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
 	rx := newPackets(1)
 	heap := newPackets(1)
-	frame := udpFrame(l.nodeMAC, l.peerMAC, netip.AddrPortFrom(l.nodeAddr, tunnelPort),
-		netip.AddrPortFrom(l.peerAddr, 40010), []byte("copied"))
+	frame := udpFrame(l.MACB, l.MACA, netip.AddrPortFrom(l.AddrB, tunnelPort),
+		netip.AddrPortFrom(l.AddrA, 40010), []byte("copied"))
 	heap[0].Reset(dataplane.Headroom)
 	heap[0].SetLen(copy(heap[0].Buf[heap[0].Start:], frame))
 	var failed error

@@ -11,6 +11,7 @@ import (
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
+	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/xdp"
 	"golang.org/x/sys/unix"
 )
@@ -182,9 +183,9 @@ func benchEngine(b *testing.B, l *link, sink *sinkPort, port dataplane.Port) (*d
 	}
 	peerVTEP, nodeVTEP := [6]byte{0x0e, 0, 0, 0, 0, 1}, [6]byte{0x0e, 0, 0, 0, 0, 2}
 	cfg := &dataplane.Config{Encap: encap.KindVXLAN, VNI: 1, Port: tunnelPort,
-		LocalUnderlay: l.nodeAddr, LocalVTEPMAC: nodeVTEP, LocalUnderlayMAC: [6]byte(l.nodeMAC),
+		LocalUnderlay: l.AddrB, LocalVTEPMAC: nodeVTEP, LocalUnderlayMAC: [6]byte(l.MACB),
 		LocalPodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")},
-		Peers: []dataplane.Peer{{Name: "peer", Underlay: l.peerAddr, VTEPMAC: peerVTEP, UnderlayMAC: [6]byte(l.peerMAC),
+		Peers: []dataplane.Peer{{Name: "peer", Underlay: l.AddrA, VTEPMAC: peerVTEP, UnderlayMAC: [6]byte(l.MACA),
 			PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24")}}}}
 	if err := e.SetConfig(cfg); err != nil {
 		b.Fatal(err)
@@ -196,11 +197,11 @@ func benchEngine(b *testing.B, l *link, sink *sinkPort, port dataplane.Port) (*d
 // node's tunnel port.
 func (l *link) peerSender(b *testing.B) int {
 	var fd int
-	inNS(b, l.hPeer, func() (err error) {
+	testenv.InNetns(b, l.HA, func() (err error) {
 		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
 			return err
 		}
-		return unix.Connect(fd, &unix.SockaddrInet4{Addr: l.nodeAddr.As4(), Port: tunnelPort})
+		return unix.Connect(fd, &unix.SockaddrInet4{Addr: l.AddrB.As4(), Port: tunnelPort})
 	})
 	b.Cleanup(func() { unix.Close(fd) })
 	return fd

@@ -17,8 +17,8 @@ func TestConcurrentReaderWriterAndClose(t *testing.T) {
 	l := newLink(t)
 	p := l.openPort(t, tunnelPort, Options{Socket: xdp.SocketConfig{FrameSize: 2048, NumFrames: 256}})
 	peer := l.udpOn(t, true, 40020)
-	dst := netip.AddrPortFrom(l.nodeAddr, tunnelPort)
-	frame := udpFrame(l.nodeMAC, l.peerMAC, dst, netip.AddrPortFrom(l.peerAddr, 40020), []byte("from the writer"))
+	dst := netip.AddrPortFrom(l.AddrB, tunnelPort)
+	frame := udpFrame(l.MACB, l.MACA, dst, netip.AddrPortFrom(l.AddrA, 40020), []byte("from the writer"))
 
 	var wg sync.WaitGroup
 	var readErr, writeErr error

@@ -2,131 +2,34 @@ package xdpport
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
-	"runtime"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/podfwd/podfwd/encap"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/xdp"
-	"github.com/vishvananda/netns"
 )
 
-// link is two namespaces joined by a veth pair: "peer" sends and receives
-// with ordinary sockets, "node" runs the Port. Removed in t.Cleanup.
-type link struct {
-	peerNS, nodeNS     string
-	hPeer, hNode       netns.NsHandle
-	peerIf, nodeIf     string
-	peerIdx, nodeIdx   int
-	peerMAC, nodeMAC   net.HardwareAddr
-	peerAddr, nodeAddr netip.Addr
-}
-
-var linkSeq atomic.Int32
-
-func sh(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+// link is two namespaces joined by a veth pair (testenv.VethPair): "A"
+// is the peer that sends and receives with ordinary sockets, "B" the node
+// that runs the Port. Removed in t.Cleanup.
+type link struct{ *testenv.VethPair }
 
 func newLink(t testing.TB) *link {
 	t.Helper()
-	testenv.RequireRoot(t)
-	n := linkSeq.Add(1)
-	l := &link{
-		peerNS:   fmt.Sprintf("%s-pa%d", testenv.RunPrefix(), n),
-		nodeNS:   fmt.Sprintf("%s-pb%d", testenv.RunPrefix(), n),
-		peerIf:   fmt.Sprintf("%spa%d", testenv.RunPrefix(), n),
-		nodeIf:   fmt.Sprintf("%spb%d", testenv.RunPrefix(), n),
-		peerAddr: netip.AddrFrom4([4]byte{198, 19, byte(n), 1}),
-		nodeAddr: netip.AddrFrom4([4]byte{198, 19, byte(n), 2}),
-	}
-	for _, ns := range []string{l.peerNS, l.nodeNS} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	}
-	sh(t, "ip", "link", "add", l.peerIf, "netns", l.peerNS, "type", "veth", "peer", "name", l.nodeIf, "netns", l.nodeNS)
-	for _, c := range []struct {
-		ns, ifname string
-		addr       netip.Addr
-	}{{l.peerNS, l.peerIf, l.peerAddr}, {l.nodeNS, l.nodeIf, l.nodeAddr}} {
-		sh(t, "ip", "-n", c.ns, "addr", "add", c.addr.String()+"/24", "dev", c.ifname)
-		sh(t, "ip", "-n", c.ns, "link", "set", c.ifname, "up")
-	}
-	var err error
-	if l.hPeer, err = netns.GetFromName(l.peerNS); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.hPeer.Close() })
-	if l.hNode, err = netns.GetFromName(l.nodeNS); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.hNode.Close() })
-	for _, side := range []struct {
-		h      netns.NsHandle
-		ifname string
-		idx    *int
-		mac    *net.HardwareAddr
-	}{{l.hPeer, l.peerIf, &l.peerIdx, &l.peerMAC}, {l.hNode, l.nodeIf, &l.nodeIdx, &l.nodeMAC}} {
-		inNS(t, side.h, func() error {
-			ifi, err := net.InterfaceByName(side.ifname)
-			if err == nil {
-				*side.idx, *side.mac = ifi.Index, ifi.HardwareAddr
-			}
-			return err
-		})
-	}
-	return l
-}
-
-// inNS runs fn on a locked OS thread switched into ns and switches back;
-// a thread that cannot be switched back stays locked and dies with its
-// goroutine. It fails t with fn's error.
-func inNS(t testing.TB, ns netns.NsHandle, fn func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		err = fn()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	return &link{testenv.NewVethPair(t, "p", [2]byte{198, 19})}
 }
 
 // openPort opens a Port on the node side that takes UDP to port on the
 // node's address.
 func (l *link) openPort(t testing.TB, port uint16, opts Options) *Port {
 	t.Helper()
-	opts.Redirect = redirectTo(l.nodeAddr, port)
+	opts.Redirect = redirectTo(l.AddrB, port)
 	var p *Port
-	inNS(t, l.hNode, func() (err error) {
-		p, err = Open(l.nodeIdx, 0, opts)
+	testenv.InNetns(t, l.HB, func() (err error) {
+		p, err = Open(l.IdxB, 0, opts)
 		return err
 	})
 	t.Cleanup(func() { p.Free() })
@@ -136,12 +39,12 @@ func (l *link) openPort(t testing.TB, port uint16, opts Options) *Port {
 // udpOn opens a UDP socket on the peer (or node) side.
 func (l *link) udpOn(t testing.TB, onPeer bool, port uint16) *net.UDPConn {
 	t.Helper()
-	h, a := l.hNode, l.nodeAddr
+	h, a := l.HB, l.AddrB
 	if onPeer {
-		h, a = l.hPeer, l.peerAddr
+		h, a = l.HA, l.AddrA
 	}
 	var c *net.UDPConn
-	inNS(t, h, func() (err error) {
+	testenv.InNetns(t, h, func() (err error) {
 		c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/xdp"
 )
 
@@ -64,7 +65,7 @@ func TestReadBatchLendsUMEMFrames(t *testing.T) {
 	p := l.openPort(t, tunnelPort, Options{Socket: xdp.SocketConfig{FrameSize: 2048, NumFrames: 128}})
 	t.Logf("XDP %s mode, zero-copy %v", p.AttachMode(), p.ZeroCopy())
 	peer := l.udpOn(t, true, 40000)
-	dst := netip.AddrPortFrom(l.nodeAddr, tunnelPort)
+	dst := netip.AddrPortFrom(l.AddrB, tunnelPort)
 	for i := range 3 {
 		if _, err := peer.WriteToUDPAddrPort(fmt.Appendf(nil, "tunnel %d", i), dst); err != nil {
 			t.Fatal(err)
@@ -80,7 +81,7 @@ func TestReadBatchLendsUMEMFrames(t *testing.T) {
 			t.Errorf("packet %d: Buf %d bytes, Start %d: want the whole frame with the kernel's 256 bytes of headroom", i, len(pk.Buf), pk.Start)
 		}
 		f := pk.Bytes()
-		if !bytes.Equal(f[0:6], l.nodeMAC) || !bytes.Equal(f[6:12], l.peerMAC) || !bytes.HasSuffix(f, fmt.Appendf(nil, "tunnel %d", i)) {
+		if !bytes.Equal(f[0:6], l.MACB) || !bytes.Equal(f[6:12], l.MACA) || !bytes.HasSuffix(f, fmt.Appendf(nil, "tunnel %d", i)) {
 			t.Errorf("packet %d is not the frame the peer sent: % x", i, f)
 		}
 	}
@@ -103,7 +104,7 @@ func TestReadBatchLendsUMEMFrames(t *testing.T) {
 
 	// Other traffic still reaches the kernel while the program is attached.
 	plain := l.udpOn(t, false, 5000)
-	if _, err := peer.WriteToUDPAddrPort([]byte("for the kernel"), netip.AddrPortFrom(l.nodeAddr, 5000)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort([]byte("for the kernel"), netip.AddrPortFrom(l.AddrB, 5000)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := readFrom(t, plain); string(got) != "for the kernel" {
@@ -117,8 +118,8 @@ func TestWriteBatchCopiesForeignBuffers(t *testing.T) {
 	peer := l.udpOn(t, true, 40001)
 	pkts := newPackets(3)
 	for i, pk := range pkts {
-		frame := udpFrame(l.nodeMAC, l.peerMAC, netip.AddrPortFrom(l.nodeAddr, tunnelPort),
-			netip.AddrPortFrom(l.peerAddr, 40001), fmt.Appendf(nil, "copied %d", i))
+		frame := udpFrame(l.MACB, l.MACA, netip.AddrPortFrom(l.AddrB, tunnelPort),
+			netip.AddrPortFrom(l.AddrA, 40001), fmt.Appendf(nil, "copied %d", i))
 		pk.Reset(dataplane.Headroom)
 		pk.SetLen(copy(pk.Buf[pk.Start:], frame))
 	}
@@ -127,7 +128,7 @@ func TestWriteBatchCopiesForeignBuffers(t *testing.T) {
 	}
 	for i := range 3 {
 		got, from := readFrom(t, peer)
-		if string(got) != fmt.Sprintf("copied %d", i) || from != netip.AddrPortFrom(l.nodeAddr, tunnelPort) {
+		if string(got) != fmt.Sprintf("copied %d", i) || from != netip.AddrPortFrom(l.AddrB, tunnelPort) {
 			t.Fatalf("peer got %q from %v", got, from)
 		}
 	}
@@ -142,7 +143,7 @@ func TestWriteBatchSendsLentFrameInPlace(t *testing.T) {
 	l := newLink(t)
 	p := l.openPort(t, tunnelPort, Options{Socket: xdp.SocketConfig{FrameSize: 2048, NumFrames: 64}})
 	peer := l.udpOn(t, true, 40002)
-	if _, err := peer.WriteToUDPAddrPort([]byte("inner"), netip.AddrPortFrom(l.nodeAddr, tunnelPort)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort([]byte("inner"), netip.AddrPortFrom(l.AddrB, tunnelPort)); err != nil {
 		t.Fatal(err)
 	}
 	pkts := newPackets(4)
@@ -150,8 +151,8 @@ func TestWriteBatchSendsLentFrameInPlace(t *testing.T) {
 	pk := pkts[0]
 	received := bytes.Clone(pk.Bytes())
 	frameBefore := &pk.Buf[0]
-	outer := udpFrame(l.nodeMAC, l.peerMAC, netip.AddrPortFrom(l.nodeAddr, tunnelPort),
-		netip.AddrPortFrom(l.peerAddr, 40002), received)
+	outer := udpFrame(l.MACB, l.MACA, netip.AddrPortFrom(l.AddrB, tunnelPort),
+		netip.AddrPortFrom(l.AddrA, 40002), received)
 	hdr := pk.Prepend(42)
 	if hdr == nil {
 		t.Fatalf("no 42 bytes of headroom in front of a received frame (Start %d)", pk.Start)
@@ -173,7 +174,7 @@ func TestWriteBatchSendsLentFrameInPlace(t *testing.T) {
 	}
 	// The next ReadBatch must not give the sent frame back to the fill
 	// ring: the completion ring does.
-	if _, err := peer.WriteToUDPAddrPort([]byte("again"), netip.AddrPortFrom(l.nodeAddr, tunnelPort)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort([]byte("again"), netip.AddrPortFrom(l.AddrB, tunnelPort)); err != nil {
 		t.Fatal(err)
 	}
 	readN(t, p, pkts, 1)
@@ -197,8 +198,8 @@ func waitSettled(t *testing.T, p *Port, total int) {
 func TestCloseWakesBlockedReaderAndDetaches(t *testing.T) {
 	l := newLink(t)
 	p := l.openPort(t, tunnelPort, Options{Socket: xdp.SocketConfig{FrameSize: 2048, NumFrames: 64}})
-	if out := sh(t, "ip", "-n", l.nodeNS, "link", "show", l.nodeIf); !strings.Contains(out, "prog/xdp") {
-		t.Fatalf("no XDP program on %s after Open:\n%s", l.nodeIf, out)
+	if out := testenv.Run(t, "ip", "-n", l.NsB, "link", "show", l.IfB); !strings.Contains(out, "prog/xdp") {
+		t.Fatalf("no XDP program on %s after Open:\n%s", l.IfB, out)
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -220,7 +221,7 @@ func TestCloseWakesBlockedReaderAndDetaches(t *testing.T) {
 	if !p.freed {
 		t.Error("Close with no batch lent out did not free the socket")
 	}
-	if out := sh(t, "ip", "-n", l.nodeNS, "link", "show", l.nodeIf); strings.Contains(out, "xdp") {
+	if out := testenv.Run(t, "ip", "-n", l.NsB, "link", "show", l.IfB); strings.Contains(out, "xdp") {
 		t.Errorf("XDP program still attached after Close:\n%s", out)
 	}
 	if _, err := p.WriteBatch(newPackets(1)); !errors.Is(err, dataplane.ErrPortClosed) {
@@ -234,7 +235,7 @@ func TestCloseLeavesLentBatchUntilNextRead(t *testing.T) {
 	l := newLink(t)
 	p := l.openPort(t, tunnelPort, Options{Socket: xdp.SocketConfig{FrameSize: 2048, NumFrames: 64}})
 	peer := l.udpOn(t, true, 40003)
-	if _, err := peer.WriteToUDPAddrPort([]byte("held over close"), netip.AddrPortFrom(l.nodeAddr, tunnelPort)); err != nil {
+	if _, err := peer.WriteToUDPAddrPort([]byte("held over close"), netip.AddrPortFrom(l.AddrB, tunnelPort)); err != nil {
 		t.Fatal(err)
 	}
 	pkts := newPackets(4)
@@ -258,8 +259,8 @@ func TestCloseLeavesLentBatchUntilNextRead(t *testing.T) {
 
 func TestOpenFailsCleanlyOnBadInterface(t *testing.T) {
 	l := newLink(t)
-	inNS(t, l.hNode, func() error {
-		_, err := Open(99999, 0, Options{Redirect: redirectTo(l.nodeAddr, tunnelPort)})
+	testenv.InNetns(t, l.HB, func() error {
+		_, err := Open(99999, 0, Options{Redirect: redirectTo(l.AddrB, tunnelPort)})
 		if err == nil {
 			return errors.New("Open on a missing interface succeeded")
 		}

@@ -19,7 +19,7 @@ func TestSlowReaderLosesOnlyCountedPackets(t *testing.T) {
 		t.Errorf("BatchSize %d with a fill ring of %d, want it capped at half the ring", p.BatchSize(), frames/2)
 	}
 	peer := l.udpOn(t, true, 40030)
-	dst := netip.AddrPortFrom(l.nodeAddr, tunnelPort)
+	dst := netip.AddrPortFrom(l.AddrB, tunnelPort)
 	send := func(n int) {
 		for range n {
 			if _, err := peer.WriteToUDPAddrPort([]byte("burst"), dst); err != nil {
