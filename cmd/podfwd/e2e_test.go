@@ -156,28 +156,33 @@ func ipv4UDP(src, dst netip.Addr, payload []byte) []byte {
 	return b
 }
 
-// TestKernelVXLANInterop runs podfwd (tun io, vxlan on flannel's port) on
-// node 1 against node 2 using the kernel's own VXLAN device, programmed as
-// flannel's vxlan backend does. Traffic must flow both ways.
+// TestKernelVXLANInterop runs podfwd (vxlan on flannel's port, in tun io
+// and in xdp io) on node 1 against node 2 using the kernel's own VXLAN
+// device, programmed as flannel's vxlan backend does. Traffic must flow
+// both ways.
 func TestKernelVXLANInterop(t *testing.T) {
 	testenv.RequireRoot(t)
-	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "k", Mode: topo.KernelVXLAN})
-	n1 := tp.Nodes[0]
-	// Node 1 hands its side to podfwd: drop its kernel VXLAN device (and
-	// with it the routes through it).
-	if out, err := n1.Command(context.Background(), "ip", "link", "del", topo.VXLANDevice).CombinedOutput(); err != nil {
-		t.Fatalf("removing node 1's kernel VXLAN device: %v: %s", err, out)
+	for _, c := range []struct{ io, prefix string }{{"tun", "k"}, {"xdp", "y"}} {
+		t.Run(c.io, func(t *testing.T) {
+			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + c.prefix, Mode: topo.KernelVXLAN})
+			n1 := tp.Nodes[0]
+			// Node 1 hands its side to podfwd: drop its kernel VXLAN
+			// device (and with it the routes through it).
+			if out, err := n1.Command(context.Background(), "ip", "link", "del", topo.VXLANDevice).CombinedOutput(); err != nil {
+				t.Fatalf("removing node 1's kernel VXLAN device: %v: %s", err, out)
+			}
+			d := startDaemon(t, n1, nodeConfig(tp, n1, c.io, "vxlan", topo.DefaultVXLANPort))
+			defer func() {
+				if t.Failed() {
+					t.Logf("podfwd log:\n%s", d.stop(t))
+				}
+			}()
+			pingBothWays(t, tp)
+			a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
+			transfer(t, a, b, b.IPv4, 64<<20)
+			transfer(t, b, a, a.IPv4, 64<<20)
+		})
 	}
-	d := startDaemon(t, n1, nodeConfig(tp, n1, "tun", "vxlan", topo.DefaultVXLANPort))
-	defer func() {
-		if t.Failed() {
-			t.Logf("podfwd log:\n%s", d.stop(t))
-		}
-	}()
-	pingBothWays(t, tp)
-	a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
-	transfer(t, a, b, b.IPv4, 64<<20)
-	transfer(t, b, a, a.IPv4, 64<<20)
 }
 
 // TestTunnelsDecodeInTshark captures Geneve and IPIP packets that podfwd

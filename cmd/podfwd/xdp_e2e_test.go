@@ -69,27 +69,6 @@ func TestEndToEndXDP(t *testing.T) {
 	}
 }
 
-// TestKernelVXLANInteropXDP is TestKernelVXLANInterop with node 1 in io
-// xdp: node 2 runs the kernel's VXLAN device as flannel programs it.
-func TestKernelVXLANInteropXDP(t *testing.T) {
-	testenv.RequireRoot(t)
-	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "y", Mode: topo.KernelVXLAN})
-	n1 := tp.Nodes[0]
-	if out, err := n1.Command(context.Background(), "ip", "link", "del", topo.VXLANDevice).CombinedOutput(); err != nil {
-		t.Fatalf("removing node 1's kernel VXLAN device: %v: %s", err, out)
-	}
-	d := startDaemon(t, n1, nodeConfig(tp, n1, "xdp", "vxlan", topo.DefaultVXLANPort))
-	defer func() {
-		if t.Failed() {
-			t.Logf("podfwd log:\n%s", d.stop(t))
-		}
-	}()
-	pingBothWays(t, tp)
-	a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
-	transfer(t, a, b, b.IPv4, 64<<20)
-	transfer(t, b, a, a.IPv4, 64<<20)
-}
-
 // nodeTrafficPasses checks that what is not tunnel traffic still reaches
 // the kernel of node `to` while its XDP program is attached: a ping of its
 // underlay address and a TCP connection to a port on it, from node `from`.
