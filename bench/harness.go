@@ -26,6 +26,9 @@ type Config struct {
 	Progress    io.Writer     // live progress line; nil means none
 	Live        bool          // Progress is a terminal: redraw one line in place
 	CommandLine []string      // recorded in Env
+	// OnUp, when set, runs once per mode after the mode is up and before
+	// its tests (podfwd demo pings pod to pod there).
+	OnUp func(ctx context.Context, m Mode, tp *topo.Topology)
 }
 
 // Report is the result of Run, as written by --json.
@@ -147,6 +150,9 @@ func runMode(ctx context.Context, cfg Config, m Mode, mtu int, env *Env, prog *p
 		}
 		defer d.stop()
 		st.pids = d.pids()
+	}
+	if cfg.OnUp != nil {
+		cfg.OnUp(ctx, m, tp)
 	}
 	if err := topo.Ping(ctx, st.a, st.b.IPv4, 3, 56, false); err != nil {
 		prog.skip()

@@ -47,6 +47,7 @@ func demoCommand(args []string) error {
 		Progress:    os.Stderr,
 		Live:        terr == nil,
 		CommandLine: os.Args,
+		OnUp:        func(ctx context.Context, m bench.Mode, tp *topo.Topology) { demoPing(ctx, m, tp, terr == nil) },
 	})
 	if rep == nil {
 		return err
@@ -63,4 +64,22 @@ func demoCommand(args []string) error {
 		}
 	}
 	return nil
+}
+
+// demoPing pings pod 1.1 -> pod 2.1 and back once a mode is up and prints
+// the outcome, so the demo shows pods reaching each other before it
+// measures them.
+func demoPing(ctx context.Context, m bench.Mode, tp *topo.Topology, live bool) {
+	clear := "" // on a terminal, wipe the live progress line first
+	if live {
+		clear = "\r\033[K"
+	}
+	a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
+	for _, pair := range [][2]*topo.Pod{{a, b}, {b, a}} {
+		res := "ok"
+		if err := topo.Ping(ctx, pair[0], pair[1].IPv4, 2, 56, false); err != nil {
+			res = "FAILED: " + strings.SplitN(err.Error(), "\n", 2)[0]
+		}
+		fmt.Fprintf(os.Stderr, "%s  %-18s ping %s -> %s: %s\n", clear, m.Name, pair[0].IPv4, pair[1].IPv4, res)
+	}
 }
