@@ -86,7 +86,7 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 			d.stop()
 			return nil, err
 		}
-		log := &lockedBuffer{}
+		log := &LogBuffer{}
 		c := n.Command(ctx, bin, "run", "--config", path)
 		c.Stdout, c.Stderr = log, log
 		if err := c.Start(); err != nil {
@@ -121,7 +121,7 @@ func firstLineWith(s, sub string) string {
 	return ""
 }
 
-func waitUp(log *lockedBuffer, done chan error) error {
+func waitUp(log *LogBuffer, done chan error) error {
 	deadline := time.After(15 * time.Second)
 	for !strings.Contains(log.String(), "podfwd up") {
 		select {
@@ -136,19 +136,21 @@ func waitUp(log *lockedBuffer, done chan error) error {
 	return nil
 }
 
-// lockedBuffer collects a process's output for reading while it runs.
-type lockedBuffer struct {
+// LogBuffer collects a process's output for reading while it runs: safe
+// for the process writing while another goroutine reads (the e2e tests
+// use it for their daemons too).
+type LogBuffer struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

@@ -80,7 +80,7 @@ func iperf(ctx context.Context, from, to *topo.Pod, d time.Duration, args ...str
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	srv := to.Command(ctx, "iperf3", "-s", "-1", "--forceflush", "-B", to.IPv4.String())
-	srvOut := &lockedBuffer{}
+	srvOut := &LogBuffer{}
 	srv.Stdout, srv.Stderr = srvOut, srvOut
 	if err := srv.Start(); err != nil {
 		return iperfOut{}, fmt.Errorf("%w: server: %w", ErrIperf, err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,29 +42,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // daemon is a podfwd process running in a node namespace.
 type daemon struct {
 	node   *topo.Node
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *bench.LogBuffer
 	done   chan struct{}
 	err    error
 	config string
@@ -80,7 +60,7 @@ func startDaemon(t *testing.T, node *topo.Node, cfg string, args ...string) *dae
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{node: node, log: &syncBuffer{}, done: make(chan struct{}), config: cfg}
+	d := &daemon{node: node, log: &bench.LogBuffer{}, done: make(chan struct{}), config: cfg}
 	d.cmd = node.Command(context.Background(), podfwdBin, append([]string{"run", "--config", path}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

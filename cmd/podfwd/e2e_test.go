@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/podfwd/podfwd/bench"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -212,7 +213,7 @@ func TestTunnelsDecodeInTshark(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			dump := tp.Nodes[1].Command(ctx, "tcpdump", "-i", topo.UnderlayLink, "-c", "1", "-U", "-w", pcap, c.filter)
-			dumpOut := &syncBuffer{}
+			dumpOut := &bench.LogBuffer{}
 			dump.Stdout, dump.Stderr = dumpOut, dumpOut
 			if err := dump.Start(); err != nil {
 				t.Fatal(err)

@@ -9,32 +9,13 @@ import (
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/internal/kubetest"
-	"gopkg.in/yaml.v3"
 )
 
 // deployTemplate returns the conflist template shipped in deploy/'s
 // ConfigMap, so the test exercises what users install.
 func deployTemplate(t *testing.T) []byte {
 	t.Helper()
-	path, err := kubetest.RepoFile("deploy/20-configmap.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cm struct {
-		Data map[string]string `yaml:"data"`
-	}
-	if err := yaml.Unmarshal(raw, &cm); err != nil {
-		t.Fatal(err)
-	}
-	tmpl := cm.Data["10-podfwd.conflist"]
-	if tmpl == "" {
-		t.Fatal("deploy's ConfigMap has no 10-podfwd.conflist")
-	}
-	return []byte(tmpl)
+	return kubetest.DeployConfigMap(t, "10-podfwd.conflist")
 }
 
 func TestInstallCNIWritesValidConflist(t *testing.T) {
@@ -86,21 +67,7 @@ func TestInstallCNIWritesValidConflist(t *testing.T) {
 // parsing is strict, so a field the loader does not know fails here, not
 // on every node of a cluster.
 func TestDeployDaemonConfigParses(t *testing.T) {
-	path, err := kubetest.RepoFile("deploy/20-configmap.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cm struct {
-		Data map[string]string `yaml:"data"`
-	}
-	if err := yaml.Unmarshal(raw, &cm); err != nil {
-		t.Fatal(err)
-	}
-	f, err := control.ParseFile([]byte(cm.Data["podfwd.yaml"]))
+	f, err := control.ParseFile(kubetest.DeployConfigMap(t, "podfwd.yaml"))
 	if err != nil {
 		t.Fatalf("deploy's podfwd.yaml does not parse: %v", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -78,7 +77,7 @@ func cniPod(ctx context.Context, t *testing.T, tools kubetest.Tools, tp *topo.To
 	if err != nil {
 		t.Fatal(err)
 	}
-	conflist = withIPAMDataDir(t, conflist, t.TempDir())
+	conflist = kubetest.WithIPAMDataDir(t, conflist, t.TempDir())
 	bridgeConf, err := kubetest.PluginConfig(conflist, 0, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,29 +103,6 @@ func cniPod(ctx context.Context, t *testing.T, tools kubetest.Tools, tp *topo.To
 		t.Fatalf("CNI gave %q, outside node %d's pod CIDR %s", res.IPs[0].Address, n.Index, n.PodCIDRv4)
 	}
 	return ns, p.Addr()
-}
-
-// withIPAMDataDir points host-local's lease store at dir, so the test
-// never writes to the host's /var/lib/cni.
-func withIPAMDataDir(t *testing.T, conflist []byte, dir string) []byte {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(conflist, &m); err != nil {
-		t.Fatal(err)
-	}
-	plugins, _ := m["plugins"].([]any)
-	for _, p := range plugins {
-		if pm, ok := p.(map[string]any); ok {
-			if ipam, ok := pm["ipam"].(map[string]any); ok {
-				ipam["dataDir"] = dir
-			}
-		}
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func deleteAllNodes(ctx context.Context, t *testing.T, admin kubernetes.Interface) {

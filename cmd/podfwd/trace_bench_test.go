@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/podfwd/podfwd/bench"
 	"io"
 	"net"
 	"net/netip"
@@ -45,7 +46,7 @@ func BenchmarkTraceOverheadTCP(b *testing.B) {
 			b.Run("tracer-matching-nothing", func(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				tr := exec.CommandContext(ctx, podfwdBin, "trace", "--socket", sock, "host 192.0.2.99")
-				stderr := &syncBuffer{}
+				stderr := &bench.LogBuffer{}
 				tr.Stderr = stderr
 				if err := tr.Start(); err != nil {
 					b.Fatal(err)
@@ -102,7 +103,7 @@ func benchDaemon(b *testing.B, node *topo.Node, cfg string) {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &bench.LogBuffer{}
 	cmd := node.Command(context.Background(), podfwdBin, "run", "--config", path)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
