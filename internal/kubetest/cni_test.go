@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
-	"gopkg.in/yaml.v3"
 
 	"github.com/podfwd/podfwd/internal/testenv"
 )
@@ -140,48 +139,15 @@ func checkAddResult(t *testing.T, res *CNIResult, podPath string) netip.Prefix {
 	return addr
 }
 
-// deployConflist reads the conflist template from deploy/'s ConfigMap and
-// fills it in as the install-cni step does, with host-local's state kept in
-// dataDir instead of the host's /var/lib/cni.
+// deployConflist fills deploy/'s conflist template in as the install-cni
+// step does, with host-local's state kept in dataDir.
 func deployConflist(t *testing.T, podCIDR, dataDir string) []byte {
 	t.Helper()
-	path, err := RepoFile("deploy/20-configmap.yaml")
-	if err != nil {
-		t.Fatal(err)
+	tmpl := string(DeployConfigMap(t, "10-podfwd.conflist"))
+	if !strings.Contains(tmpl, "@POD_CIDR@") {
+		t.Fatal("deploy's conflist template has no @POD_CIDR@")
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cm struct {
-		Data map[string]string `yaml:"data"`
-	}
-	if err := yaml.Unmarshal(raw, &cm); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	tmpl, ok := cm.Data["10-podfwd.conflist"]
-	if !ok || !strings.Contains(tmpl, "@POD_CIDR@") {
-		t.Fatalf("%s: no 10-podfwd.conflist template with @POD_CIDR@", path)
-	}
-	var list map[string]any
-	if err := json.Unmarshal([]byte(strings.ReplaceAll(tmpl, "@POD_CIDR@", podCIDR)), &list); err != nil {
-		t.Fatalf("conflist: %v", err)
-	}
-	plugins, _ := list["plugins"].([]any)
-	if len(plugins) == 0 {
-		t.Fatal("conflist has no plugins")
-	}
-	bridge, _ := plugins[0].(map[string]any)
-	ipam, _ := bridge["ipam"].(map[string]any)
-	if bridge["type"] != "bridge" || ipam == nil || ipam["type"] != "host-local" {
-		t.Fatalf("conflist's first plugin is not bridge with host-local IPAM: %v", bridge)
-	}
-	ipam["dataDir"] = dataDir
-	out, err := json.Marshal(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return WithIPAMDataDir(t, []byte(strings.ReplaceAll(tmpl, "@POD_CIDR@", podCIDR)), dataDir)
 }
 
 // ipamDataDir reads back the dataDir deployConflist set.
