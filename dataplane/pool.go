@@ -6,9 +6,8 @@ package dataplane
 // instead of allocating. A Pool belongs to one goroutine (each forwarding
 // loop owns its own), which is why it needs no lock.
 type Pool struct {
-	free    []*Packet
-	bufSize int
-	total   int
+	free  []*Packet
+	total int
 }
 
 // NewPool returns a pool of n packets of bufSize bytes each (Headroom
@@ -16,7 +15,7 @@ type Pool struct {
 func NewPool(n, bufSize int) *Pool {
 	slab := make([]byte, n*bufSize)
 	store := make([]Packet, n)
-	p := &Pool{free: make([]*Packet, n), bufSize: bufSize, total: n}
+	p := &Pool{free: make([]*Packet, n), total: n}
 	for i := range store {
 		store[i].Buf = slab[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]
 		p.free[i] = &store[i]
@@ -47,6 +46,3 @@ func (p *Pool) Put(pkt *Packet) {
 
 // Available returns how many packets Get can still return.
 func (p *Pool) Available() int { return len(p.free) }
-
-// BufSize returns the size of each packet's buffer.
-func (p *Pool) BufSize() int { return p.bufSize }
