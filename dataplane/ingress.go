@@ -152,7 +152,12 @@ func (l *ingressLoop) coalesce() {
 	}
 	for _, o := range outs {
 		if o.In >= 0 {
-			l.checked(l.out[o.In])
+			if p := l.out[o.In]; o.Verified && !p.GSO.IsGSO() {
+				p.GSO.Flags = offload.FlagDataValid // checked once, by the coalescer
+				l.write = append(l.write, p)
+			} else {
+				l.checked(p)
+			}
 			continue
 		}
 		v := &l.groViews[o.Out]

@@ -126,3 +126,38 @@ func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
 		t.Error("a UDP super-packet was accepted; its datagram boundaries are unknown")
 	}
 }
+
+// With GRO on, a TCP segment the coalescer verified but could not merge is
+// marked DATA_VALID without a second check, and a corrupted one is still
+// dropped, never marked valid.
+func TestIngressGROPassThroughChecksums(t *testing.T) {
+	pod, ul := NewMemPort("pod", 64), NewMemPort("ul", 64)
+	e, err := New(Options{Pod: pod, Underlay: ul, PodOffloads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(encap.KindVXLAN)
+	if err := e.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	good := tcpPacket(t, false, 100)
+	bad := tcpPacket(t, true, 100)
+	bad[len(bad)-1] ^= 1
+	l := newIngressLoop(e, ul)
+	for i, inner := range [][]byte{good, bad} {
+		p := l.batch[i]
+		p.Reset(Headroom)
+		p.SetLen(copy(p.Buf[p.Start:], tunnelPayload(t, cfg, cfg.Peers[0], inner, 42)))
+		p.Addr = netipPeer()
+	}
+	l.forward(l.batch[:2])
+	if n := e.Counters.Drops(ReasonBadInnerChecksum); n != 1 {
+		t.Errorf("bad-inner-checksum drops %d, want 1", n)
+	}
+	if pod.WrittenCount != 1 {
+		t.Fatalf("delivered %d packets, want the good one", pod.WrittenCount)
+	}
+	if got := l.write[0].GSO.Flags; got != offload.FlagDataValid {
+		t.Errorf("delivered packet's virtio flags %d, want DATA_VALID", got)
+	}
+}

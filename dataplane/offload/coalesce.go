@@ -25,6 +25,10 @@ type Output struct {
 	Len int
 	// Segments is how many input packets this output carries.
 	Segments int
+	// Verified says the coalescer already verified this passed-through
+	// packet's TCP checksum (and found it valid), so the caller need not
+	// check it again before telling the kernel it is valid.
+	Verified bool
 
 	head int // first input packet of the output; tests walk the run from it
 }

@@ -14,7 +14,8 @@ func (c *Coalescer) emit(pkts [][]byte, outs [][]byte) {
 			continue
 		}
 		for i := rn.head; i >= 0; i = c.next[i] {
-			c.result = append(c.result, Output{In: i, Out: -1, Segments: 1, head: i})
+			s := &c.segs[i]
+			c.result = append(c.result, Output{In: i, Out: -1, Segments: 1, head: i, Verified: s.csumChecked && s.csumValid})
 		}
 	}
 }
