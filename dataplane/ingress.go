@@ -175,11 +175,11 @@ func (l *ingressLoop) checked(p *Packet) {
 		l.write = append(l.write, p)
 		return
 	}
-	switch checkInnerL4(p.Bytes()) {
-	case csumBad:
+	switch offload.CheckL4(p.Bytes()) {
+	case offload.L4Bad:
 		l.tally.drop(ReasonBadInnerChecksum)
 		return
-	case csumValid, csumPartial:
+	case offload.L4Valid, offload.L4Partial:
 		if l.e.opts.PodOffloads {
 			p.GSO.Flags = offload.FlagDataValid
 		}
@@ -285,7 +285,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	// The checksum check runs at delivery, batched with coalescing; a
 	// traced packet is checked here as well, so that the trace shows the
 	// drop on the packet's own record (tracing is rare: the cost is fine).
-	if traced && checkInnerL4(inner) == csumBad {
+	if traced && offload.CheckL4(inner) == offload.L4Bad {
 		l.drop(tr, traced, inner, ReasonBadInnerChecksum)
 		return
 	}

@@ -52,12 +52,12 @@ func partialize(pkt []byte) {
 func TestCheckInnerL4(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		good := tcpPacket(t, v6, 777)
-		if got := checkInnerL4(append([]byte(nil), good...)); got != csumValid {
+		if got := offload.CheckL4(append([]byte(nil), good...)); got != offload.L4Valid {
 			t.Errorf("v6=%v: a gopacket-built packet checks as %d, want valid", v6, got)
 		}
 		partial := append([]byte(nil), good...)
 		partialize(partial)
-		if got := checkInnerL4(partial); got != csumPartial {
+		if got := offload.CheckL4(partial); got != offload.L4Partial {
 			t.Fatalf("v6=%v: a partial checksum checks as %d, want partial", v6, got)
 		}
 		if string(partial) != string(good) {
@@ -65,7 +65,7 @@ func TestCheckInnerL4(t *testing.T) {
 		}
 		bad := append([]byte(nil), good...)
 		bad[len(bad)-1] ^= 0x40
-		if got := checkInnerL4(bad); got != csumBad {
+		if got := offload.CheckL4(bad); got != offload.L4Bad {
 			t.Errorf("v6=%v: a corrupted payload checks as %d, want bad", v6, got)
 		}
 	}
@@ -116,7 +116,7 @@ func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
 		if !ok {
 			t.Fatalf("segment %d does not decode as TCP", i)
 		}
-		if got := checkInnerL4(outs[i][:sizes[i]]); got != csumValid {
+		if got := offload.CheckL4(outs[i][:sizes[i]]); got != offload.L4Valid {
 			t.Errorf("segment %d (seq %d) has an invalid checksum", i, tcp.Seq)
 		}
 	}

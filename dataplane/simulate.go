@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"github.com/podfwd/podfwd/dataplane/offload"
 	"net/netip"
 
 	"github.com/podfwd/podfwd/encap"
@@ -171,7 +172,7 @@ func (e *Engine) simulateIngress(f *fib, pkt []byte, t Tracer) {
 		drop(inner, ReasonOversizeInner)
 		return
 	}
-	if checkInnerL4(inner) == csumBad {
+	if offload.CheckL4(inner) == offload.L4Bad {
 		drop(inner, ReasonBadInnerChecksum)
 		return
 	}
