@@ -16,7 +16,7 @@ func TestForwardingAllocatesNothing(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			e, _, ul := newTestEngine(t, kind)
 			ul.Discard = true
-			eg := newEgressLoop(e)
+			eg := newEgressLoop(e, e.opts.Pod)
 			pkt := udpPacket(t, localPod, remotePod, 64, false, 1000)
 			n := len(eg.batch)
 			allocs := testing.AllocsPerRun(50, func() {
@@ -81,7 +81,7 @@ func TestConcurrentConfigSwap(t *testing.T) {
 			}
 		}
 	}()
-	eg := newEgressLoop(e)
+	eg := newEgressLoop(e, e.opts.Pod)
 	for i := 0; i < 2000; i++ {
 		p := eg.batch[0]
 		p.Reset(Headroom)
@@ -100,7 +100,7 @@ func BenchmarkEgressVXLAN(b *testing.B) {
 		b.Run(byteSize(size), func(b *testing.B) {
 			e, _, ul := newTestEngine(b, encap.KindVXLAN)
 			ul.Discard = true
-			eg := newEgressLoop(e)
+			eg := newEgressLoop(e, e.opts.Pod)
 			pkt := udpPacket(b, localPod, remotePod, 64, false, size-28)
 			n := len(eg.batch)
 			b.SetBytes(int64(len(pkt) * n))

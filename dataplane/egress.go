@@ -23,6 +23,7 @@ const (
 // segment, encapsulate, send. All its buffers are allocated once.
 type egressLoop struct {
 	e        *Engine
+	port     Port // the pod-side port this loop reads
 	batch    []*Packet
 	pending  []*Packet // packets ready for the underlay, in order
 	pending6 []*Packet // IPIP with IPv6 inner: the protocol-41 port
@@ -39,13 +40,16 @@ type egressLoop struct {
 	gsoOut   []*Packet
 }
 
-func newEgressLoop(e *Engine) *egressLoop {
-	n := e.opts.Pod.BatchSize()
+// newEgressLoop reads port: the TUN device, or the direct pod port (whose
+// loop runs beside the TUN's; both share the egress counters).
+func newEgressLoop(e *Engine, port Port) *egressLoop {
+	n := port.BatchSize()
 	if n < 1 {
 		n = 1
 	}
 	l := &egressLoop{
 		e:        e,
+		port:     port,
 		batch:    newBatch(n, e.opts.BufSize),
 		pending:  make([]*Packet, 0, n),
 		pending6: make([]*Packet, 0, n),
@@ -66,10 +70,10 @@ func (l *egressLoop) run(ctx context.Context) error {
 		for _, p := range l.batch {
 			p.Reset(Headroom)
 		}
-		n, err := e.opts.Pod.ReadBatch(l.batch)
+		n, err := l.port.ReadBatch(l.batch)
 		if err != nil {
 			e.Counters.Egress.Rx.Errors.Add(1)
-			return fmt.Errorf("dataplane: read %s: %w", e.opts.Pod.Name(), err)
+			return fmt.Errorf("dataplane: read %s: %w", l.port.Name(), err)
 		}
 		l.forward(l.batch[:n])
 	}
@@ -92,7 +96,7 @@ func (l *egressLoop) forward(batch []*Packet) {
 		l.tally.rxBytes += uint64(p.Len())
 		traced := tr != nil && tr.Match(Egress, p.Bytes())
 		if traced {
-			tr.Record(&TraceEvent{Dir: Egress, Stage: StageReceive, Port: e.opts.Pod.Name(), Packet: p.Bytes(), Generation: generation(f)})
+			tr.Record(&TraceEvent{Dir: Egress, Stage: StageReceive, Port: l.port.Name(), Packet: p.Bytes(), Generation: generation(f)})
 		}
 		if f == nil {
 			l.drop(tr, traced, p, ReasonNoConfig)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 )
@@ -57,10 +58,29 @@ type Options struct {
 	// Logger receives port errors (rate-limited); nil means slog.Default().
 	Logger *slog.Logger
 
+	// PodDirect, when set, reaches some local pods without the kernel
+	// (AF_XDP sockets on their host-side veths): the engine reads a second
+	// egress stream from it, and delivers a decapsulated packet through it
+	// when it Reaches the packet's destination; everything else still goes
+	// through Pod. Local must be set with it, because the egress loops
+	// would otherwise both write ICMP errors to Pod.
+	PodDirect DirectPort
+
 	// UDPGSO sends each GSO super-packet's segments as one UDP GSO
 	// datagram train (the port must support Packet.Segments). When false
 	// every segment is sent as its own packet.
 	UDPGSO bool
+}
+
+// DirectPort is a pod-side port that reaches only some local pods. It reads
+// and writes bare IP packets, as the TUN does, without virtio-net headers
+// (no GSO or GRO: one packet per frame).
+type DirectPort interface {
+	Port
+	// Reaches reports whether WriteBatch can deliver a packet for the pod
+	// address dst. It is called by the writer for every packet it may
+	// deliver and must not allocate or block.
+	Reaches(dst netip.Addr) bool
 }
 
 // Engine forwards packets between the pod side and the underlay using the
@@ -82,6 +102,9 @@ var ErrNoPorts = errors.New("dataplane: engine needs a pod port and an underlay 
 func New(opts Options) (*Engine, error) {
 	if opts.Pod == nil || opts.Underlay == nil {
 		return nil, ErrNoPorts
+	}
+	if opts.PodDirect != nil && opts.Local == nil {
+		return nil, errors.New("dataplane: a direct pod port needs a Local port for the ICMP errors of its egress loop")
 	}
 	if opts.BufSize == 0 {
 		opts.BufSize = Headroom + 65536 + 512
@@ -123,7 +146,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, 4)
 	start := func(f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -134,13 +157,19 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	start(newEgressLoop(e).run)
+	start(newEgressLoop(e, e.opts.Pod).run)
+	if e.opts.PodDirect != nil {
+		start(newEgressLoop(e, e.opts.PodDirect).run)
+	}
 	start(newIngressLoop(e, e.opts.Underlay).run)
 	if e.opts.Underlay6 != nil {
 		start(newIngressLoop(e, e.opts.Underlay6).run)
 	}
 	<-ctx.Done()
 	e.opts.Pod.Close()
+	if e.opts.PodDirect != nil {
+		e.opts.PodDirect.Close()
+	}
 	e.opts.Underlay.Close()
 	if e.opts.Underlay6 != nil {
 		e.opts.Underlay6.Close()

@@ -104,7 +104,7 @@ func TestFrameModeSplitsSuperPacketsIntoFrames(t *testing.T) {
 	// Swap addresses: this one leaves node 1 for node 2.
 	copy(super[12:16], localPod.AsSlice())
 	copy(super[16:20], remotePod.AsSlice())
-	l := newEgressLoop(e)
+	l := newEgressLoop(e, e.opts.Pod)
 	p := l.batch[0]
 	p.Reset(Headroom)
 	p.SetLen(copy(p.Buf[p.Start:], super))

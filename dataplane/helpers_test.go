@@ -92,7 +92,7 @@ func tunnelPayload(t testing.TB, cfg *Config, from Peer, inner []byte, vni uint3
 // forwardEgress runs one batch of pkts through an egress loop of e.
 func forwardEgress(t testing.TB, e *Engine, pkts ...[]byte) {
 	t.Helper()
-	l := newEgressLoop(e)
+	l := newEgressLoop(e, e.opts.Pod)
 	for i, pkt := range pkts {
 		p := l.batch[i]
 		p.Reset(Headroom)

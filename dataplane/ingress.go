@@ -31,6 +31,12 @@ type ingressLoop struct {
 	inner    [][]byte
 	groBufs  [][]byte
 	groViews []Packet
+
+	// direct holds the packets for pods the direct port reaches, as views
+	// in directViews; they skip checksum checks and coalescing (the pod's
+	// own stack verifies what arrives without offload flags).
+	direct      []*Packet
+	directViews []Packet
 }
 
 // groBuffers is how many super-packets one delivery can build; when they
@@ -49,6 +55,10 @@ func newIngressLoop(e *Engine, port Port) *ingressLoop {
 		views: make([]Packet, n*maxGROSegments),
 		out:   make([]*Packet, 0, n*maxGROSegments),
 		write: make([]*Packet, 0, n*maxGROSegments),
+	}
+	if e.opts.PodDirect != nil {
+		l.direct = make([]*Packet, 0, n*maxGROSegments)
+		l.directViews = make([]Packet, n*maxGROSegments)
 	}
 	if e.opts.PodOffloads {
 		l.gro = offload.NewCoalescer(n * maxGROSegments)
@@ -95,7 +105,7 @@ func (l *ingressLoop) forward(batch []*Packet) {
 			continue
 		}
 		for off := p.Start; off < p.End; off += size {
-			if len(l.out) == cap(l.out) {
+			if len(l.out) == cap(l.out) || (l.direct != nil && len(l.direct) == cap(l.direct)) {
 				l.deliver()
 			}
 			l.one(f, p, off, min(off+size, p.End), tr)
@@ -108,6 +118,10 @@ func (l *ingressLoop) forward(batch []*Packet) {
 // deliver checks, coalesces and writes the decapsulated packets in l.out
 // to the pod port.
 func (l *ingressLoop) deliver() {
+	if len(l.direct) > 0 {
+		l.writePod(l.e.opts.PodDirect, l.direct)
+		l.direct = l.direct[:0]
+	}
 	if len(l.out) == 0 {
 		return
 	}
@@ -119,20 +133,26 @@ func (l *ingressLoop) deliver() {
 			l.checked(p)
 		}
 	}
-	if len(l.write) > 0 {
-		n, err := l.e.opts.Pod.WriteBatch(l.write)
-		for _, p := range l.write[:n] {
-			l.tally.txPackets++
-			l.tally.txBytes += uint64(p.Len())
-		}
-		if err != nil || n < len(l.write) {
-			l.e.Counters.Ingress.Tx.Errors.Add(1)
-			l.e.errLog.report(l.e.opts.Pod.Name(), "write", err)
-			l.tally.drops[ReasonSendFailed] += uint32(len(l.write) - n)
-			l.tally.dropped = true
-		}
-	}
+	l.writePod(l.e.opts.Pod, l.write)
 	l.out = l.out[:0]
+}
+
+// writePod hands pkts to a pod-side port and counts what it took.
+func (l *ingressLoop) writePod(port Port, pkts []*Packet) {
+	if len(pkts) == 0 {
+		return
+	}
+	n, err := port.WriteBatch(pkts)
+	for _, p := range pkts[:n] {
+		l.tally.txPackets++
+		l.tally.txBytes += uint64(p.Len())
+	}
+	if err != nil || n < len(pkts) {
+		l.e.Counters.Ingress.Tx.Errors.Add(1)
+		l.e.errLog.report(port.Name(), "write", err)
+		l.tally.drops[ReasonSendFailed] += uint32(len(pkts) - n)
+		l.tally.dropped = true
+	}
 }
 
 // coalesce merges TCP segments of l.out into super-packets (the coalescer
@@ -289,6 +309,9 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 		l.drop(tr, traced, inner, ReasonBadInnerChecksum)
 		return
 	}
+	if l.direct != nil && l.toDirect(p, off+innerOff, inner, &flow, f.tunnelMTU, tr, traced) {
+		return
+	}
 	v := &l.views[len(l.out)]
 	*v = Packet{Buf: p.Buf, Start: off + innerOff, End: off + innerOff + len(inner)}
 	if len(inner) > f.tunnelMTU && (!l.e.opts.PodOffloads || !markSuperPacket(v, inner, &flow, f.tunnelMTU)) {
@@ -300,6 +323,26 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if traced {
 		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: l.e.opts.Pod.Name(), Packet: inner})
 	}
+}
+
+// toDirect queues the inner packet at p.Buf[start:] for the direct pod port
+// when that port reaches its destination. A packet whose TTL would expire
+// on this node's hop, or one too big for a frame, takes the kernel's path
+// through the TUN instead, where the kernel answers or the engine
+// segments it.
+func (l *ingressLoop) toDirect(p *Packet, start int, inner []byte, flow *encap.Flow, mtu int, tr Tracer, traced bool) bool {
+	d := l.e.opts.PodDirect
+	if flow.TTL <= 1 || len(inner) > mtu || !d.Reaches(flow.Dst) {
+		return false
+	}
+	v := &l.directViews[len(l.direct)]
+	*v = Packet{Buf: p.Buf, Start: start, End: start + len(inner)}
+	l.tally.tunnel++
+	l.direct = append(l.direct, v)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: d.Name(), Packet: inner})
+	}
+	return true
 }
 
 // etherIPOffset returns where the IP header of an Ethernet frame starts,
