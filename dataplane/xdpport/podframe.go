@@ -1,0 +1,128 @@
+package xdpport
+
+import (
+	"encoding/binary"
+
+	"github.com/podfwd/podfwd/encap"
+)
+
+// A pod's veth hands AF_XDP whole Ethernet frames exactly as the pod's
+// stack sent them. Two things the kernel would have done on the way to a
+// TUN are therefore ours to do: the node's routing hop (TTL or hop limit
+// minus one, as the kernel's forwarding does on each node) and completing
+// the L4 checksum. The pod's veth offloads checksums, so its TCP and UDP
+// packets carry only the pseudo-header sum, and the frame says nothing
+// about it (AF_XDP has no checksum metadata): every TCP or UDP checksum is
+// recomputed from scratch, which is right for complete ones too.
+
+// podFrameToIP turns the frame at frame into the IP packet the engine
+// reads: it returns the IP header's offset in frame and the packet's
+// length, or ok false for a frame that is not IPv4/IPv6 or whose TTL
+// does not allow another hop (the XDP program passes those to the kernel,
+// so neither is expected here).
+func podFrameToIP(frame []byte) (off, n int, ok bool) {
+	if len(frame) < encap.EthernetLen {
+		return 0, 0, false
+	}
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case 0x0800, 0x86dd:
+	default:
+		return 0, 0, false
+	}
+	pkt := frame[encap.EthernetLen:]
+	if encap.DecrementTTL(pkt) != encap.DropNone {
+		return 0, 0, false
+	}
+	completeL4Checksum(pkt)
+	return encap.EthernetLen, len(pkt), true
+}
+
+// IP header fields completeL4Checksum reads.
+const (
+	ipv4Proto    = 9
+	ipv4FragOff  = 6
+	ipv4Src      = 12
+	ipv6NextHdr  = 6
+	ipv6Src      = 8
+	ipv6HdrLen   = 40
+	protoTCP     = 6
+	protoUDP     = 17
+	tcpCsumField = 16
+	udpCsumField = 6
+)
+
+// completeL4Checksum writes the full checksum of a TCP or UDP packet that
+// is not fragmented (IPv4) and follows the fixed header directly (IPv6).
+// Anything else is left alone: the kernel offloads checksums only for
+// those. An IPv4 UDP checksum of 0 means "none" and stays 0.
+func completeL4Checksum(pkt []byte) {
+	if len(pkt) < 1 {
+		return
+	}
+	var (
+		proto  byte
+		l4     []byte
+		pseudo uint32
+	)
+	switch pkt[0] >> 4 {
+	case 4:
+		ihl := int(pkt[0]&0x0f) * 4
+		total := int(binary.BigEndian.Uint16(pkt[2:]))
+		if ihl < encap.IPv4MinLen || total < ihl || total > len(pkt) {
+			return
+		}
+		if binary.BigEndian.Uint16(pkt[ipv4FragOff:])&0x3fff != 0 {
+			return // a fragment: its checksum was computed before fragmenting
+		}
+		proto, l4 = pkt[ipv4Proto], pkt[ihl:total]
+		pseudo = encap.PseudoHeader4([4]byte(pkt[ipv4Src:]), [4]byte(pkt[ipv4Src+4:]), proto, len(l4))
+	case 6:
+		if len(pkt) < ipv6HdrLen {
+			return
+		}
+		end := ipv6HdrLen + int(binary.BigEndian.Uint16(pkt[4:]))
+		if end > len(pkt) {
+			return
+		}
+		proto, l4 = pkt[ipv6NextHdr], pkt[ipv6HdrLen:end]
+		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[ipv6Src:]), (*[16]byte)(pkt[ipv6Src+16:]), proto, len(l4))
+	default:
+		return
+	}
+	field := 0
+	switch {
+	case proto == protoTCP && len(l4) >= 20:
+		field = tcpCsumField
+	case proto == protoUDP && len(l4) >= 8:
+		field = udpCsumField
+		if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(l4[field:]) == 0 {
+			return
+		}
+	default:
+		return
+	}
+	binary.BigEndian.PutUint16(l4[field:], 0)
+	sum := encap.Checksum(l4, pseudo)
+	if sum == 0 && proto == protoUDP {
+		sum = 0xffff // 0 would mean "no checksum"
+	}
+	binary.BigEndian.PutUint16(l4[field:], sum)
+}
+
+// ipToPodFrame prepends the Ethernet header a pod expects from its gateway
+// in front of the IP packet at buf[start:end] and takes the node's routing
+// hop off its TTL. It returns the frame's new start, or ok false when the
+// buffer has no headroom or the TTL allows no further hop (the engine
+// sends those through the TUN instead, so neither is expected).
+func ipToPodFrame(buf []byte, start, end int, podMAC, gatewayMAC [6]byte) (int, bool) {
+	pkt := buf[start:end]
+	if len(pkt) == 0 || encap.DecrementTTL(pkt) != encap.DropNone {
+		return start, false
+	}
+	etherType := uint16(0x0800)
+	if pkt[0]>>4 == 6 {
+		etherType = 0x86dd
+	}
+	s, r := encap.PrependEthernet(buf, start, podMAC, gatewayMAC, etherType)
+	return s, r == encap.DropNone
+}
