@@ -223,6 +223,12 @@ func (l *egressLoop) wrap(f *fib, nh *nextHop, buf []byte, start, end int) (int,
 	if kind == UnderlayIP {
 		return start, encap.DropNone
 	}
+	if kind == UnderlayFrame && nh.peer.UnderlayMAC == ([6]byte{}) {
+		// The next hop's Ethernet address is not known (yet): a frame to
+		// the zero MAC would go nowhere. The pipeline's own reason travels
+		// in the encap-typed result; FromEncap hands it back unchanged.
+		return start, encap.DropReason(ReasonNeighbourUnresolved)
+	}
 	innerStart := start
 	start, r := encap.PrependTunnel(buf, start, end, &nh.params)
 	if r != encap.DropNone || kind != UnderlayFrame {

@@ -9,18 +9,19 @@ type Reason uint8
 
 // Pipeline reasons, numbered after encap's.
 const (
-	ReasonNoRoute          Reason = Reason(encap.NumDropReasons) + iota // destination matches no route
-	ReasonUnknownPeer                                                   // tunnel packet from an underlay address that is not a peer
-	ReasonSpoofedSource                                                 // inner source outside the sending peer's pod CIDRs
-	ReasonNotLocal                                                      // decapsulated packet not for a local pod (no third-node forwarding)
-	ReasonLocalLoop                                                     // packet from the pod side routed back to the pod side
-	ReasonTooBig                                                        // inner packet larger than the tunnel MTU (answered with ICMP when allowed)
-	ReasonSegmentFailed                                                 // a GSO super-packet could not be segmented
-	ReasonSendFailed                                                    // the egress port refused the packet
-	ReasonNoConfig                                                      // no forwarding config installed yet
-	ReasonBadInnerChecksum                                              // decapsulated TCP/UDP packet with a wrong checksum
-	ReasonOversizeInner                                                 // decapsulated packet above the tunnel MTU that cannot be resegmented
-	ReasonNotIP                                                         // underlay frame that is neither IPv4 nor IPv6
+	ReasonNoRoute             Reason = Reason(encap.NumDropReasons) + iota // destination matches no route
+	ReasonUnknownPeer                                                      // tunnel packet from an underlay address that is not a peer
+	ReasonSpoofedSource                                                    // inner source outside the sending peer's pod CIDRs
+	ReasonNotLocal                                                         // decapsulated packet not for a local pod (no third-node forwarding)
+	ReasonLocalLoop                                                        // packet from the pod side routed back to the pod side
+	ReasonTooBig                                                           // inner packet larger than the tunnel MTU (answered with ICMP when allowed)
+	ReasonSegmentFailed                                                    // a GSO super-packet could not be segmented
+	ReasonSendFailed                                                       // the egress port refused the packet
+	ReasonNoConfig                                                         // no forwarding config installed yet
+	ReasonBadInnerChecksum                                                 // decapsulated TCP/UDP packet with a wrong checksum
+	ReasonOversizeInner                                                    // decapsulated packet above the tunnel MTU that cannot be resegmented
+	ReasonNotIP                                                            // underlay frame that is neither IPv4 nor IPv6
+	ReasonNeighbourUnresolved                                              // whole frame to a peer whose next hop has no Ethernet address yet
 	numReasons
 )
 
@@ -34,18 +35,19 @@ const (
 const NumReasons = int(numReasons)
 
 var pipelineReasonNames = [...]string{
-	ReasonNoRoute - ReasonNoRoute:          "no-route",
-	ReasonUnknownPeer - ReasonNoRoute:      "unknown-peer",
-	ReasonSpoofedSource - ReasonNoRoute:    "spoofed-source",
-	ReasonNotLocal - ReasonNoRoute:         "not-local-destination",
-	ReasonLocalLoop - ReasonNoRoute:        "local-loop",
-	ReasonTooBig - ReasonNoRoute:           "too-big",
-	ReasonSegmentFailed - ReasonNoRoute:    "segment-failed",
-	ReasonSendFailed - ReasonNoRoute:       "send-failed",
-	ReasonNoConfig - ReasonNoRoute:         "no-config",
-	ReasonBadInnerChecksum - ReasonNoRoute: "bad-inner-checksum",
-	ReasonOversizeInner - ReasonNoRoute:    "oversize-inner",
-	ReasonNotIP - ReasonNoRoute:            "not-ip",
+	ReasonNoRoute - ReasonNoRoute:             "no-route",
+	ReasonUnknownPeer - ReasonNoRoute:         "unknown-peer",
+	ReasonSpoofedSource - ReasonNoRoute:       "spoofed-source",
+	ReasonNotLocal - ReasonNoRoute:            "not-local-destination",
+	ReasonLocalLoop - ReasonNoRoute:           "local-loop",
+	ReasonTooBig - ReasonNoRoute:              "too-big",
+	ReasonSegmentFailed - ReasonNoRoute:       "segment-failed",
+	ReasonSendFailed - ReasonNoRoute:          "send-failed",
+	ReasonNoConfig - ReasonNoRoute:            "no-config",
+	ReasonBadInnerChecksum - ReasonNoRoute:    "bad-inner-checksum",
+	ReasonOversizeInner - ReasonNoRoute:       "oversize-inner",
+	ReasonNotIP - ReasonNoRoute:               "not-ip",
+	ReasonNeighbourUnresolved - ReasonNoRoute: "neighbour-unresolved",
 }
 
 // FromEncap converts a wire-format drop reason into a pipeline reason.
