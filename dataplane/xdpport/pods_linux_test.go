@@ -124,7 +124,9 @@ func TestPodSetReadsAndDeliversPerPod(t *testing.T) {
 
 	// Delivery: a packet for each pod, from a "remote pod" address.
 	var out []*dataplane.Packet
-	conns := make([]interface{ ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error) }, len(pods))
+	conns := make([]interface {
+		ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error)
+	}, len(pods))
 	for i, p := range pods {
 		c := p.udpOn(t, true, 5000)
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
