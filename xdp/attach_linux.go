@@ -99,7 +99,7 @@ func removeStale(ifindex int, opts AttachOptions) (string, error) {
 		return "", nil
 	}
 	name := programName(x.ProgId)
-	if name != RedirectProgramName && name != PassProgramName && !opts.ReplaceForeign {
+	if name != RedirectProgramName && name != PassProgramName && name != PodProgramName && !opts.ReplaceForeign {
 		return "", fmt.Errorf("%w: %s has program %d %q", ErrForeignProgram, l.Attrs().Name, x.ProgId, name)
 	}
 	var modes []int
