@@ -11,6 +11,10 @@ type XDP struct {
 	// ZeroCopy selects the socket's bind: auto (zero-copy where the driver
 	// has it, else copy), on (zero-copy or fail) or off (copy).
 	ZeroCopy string `yaml:"zeroCopy"`
+	// Pods puts AF_XDP sockets on the host-side veths of local pods too,
+	// so that their traffic to remote pods never enters the kernel stack
+	// on either node (default false: pod traffic goes through the TUN).
+	Pods bool `yaml:"pods"`
 }
 
 // XDP attach modes and zero-copy choices accepted in the config file.

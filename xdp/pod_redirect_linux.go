@@ -229,8 +229,8 @@ func (p *PodRedirect) Attach(ifindex int, opts AttachOptions) (*Attachment, erro
 	return AttachProgram(p.prog, ifindex, opts)
 }
 
-// Close releases the program and the maps. Attachments hold their own
-// reference to the program and stay until closed.
+// Close releases the program and the maps; it is idempotent. Attachments
+// hold their own reference to the program and stay until closed.
 func (p *PodRedirect) Close() error {
 	var errs []error
 	if p.prog != nil {

@@ -52,6 +52,13 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		return err
 	}
 	undo.push(ports.close)
+	var direct *podDirect
+	if file.IO == control.IOXDP && file.XDP.Pods {
+		if direct, err = openPodDirect(log, file); err != nil {
+			return err
+		}
+		defer direct.close()
+	}
 
 	mtu := cfg.TunnelMTU()
 	if err := linuxio.SetLinkMTU(nil, ports.tunName, mtu); err != nil {
@@ -63,6 +70,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	engine, err := dataplane.New(dataplane.Options{
 		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
 		UnderlayKind: ports.kind, Logger: log, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
+		PodDirect: direct.port(),
 	})
 	if err != nil {
 		return err
@@ -74,6 +82,9 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	engineCfg, routes := plan.split(cfg)
 	if err := engine.SetConfig(engineCfg); err != nil {
 		return err
+	}
+	if direct != nil {
+		direct.start(ctx, engine)
 	}
 	collectors := extraCollectors
 	if xp, ok := ports.underlay.(*loggedXDPPort); ok {

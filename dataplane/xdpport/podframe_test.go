@@ -17,7 +17,9 @@ func podPacket(t testing.TB, v6 bool, proto layers.IPProtocol, ttl uint8, payloa
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
 	var l4 gopacket.SerializableLayer
-	var net4 interface{ SetNetworkLayerForChecksum(gopacket.NetworkLayer) error }
+	var net4 interface {
+		SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+	}
 	switch proto {
 	case layers.IPProtocolTCP:
 		tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 7, Window: 512, ACK: true, PSH: true}
