@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
@@ -108,25 +109,29 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		"underlay", cfg.LocalUnderlay, "tun", ports.tunName, "tunMTU", mtu,
 		"offloads", ports.offloads, "peers", len(cfg.Peers), "tunnelled", len(engineCfg.Peers), "routes", len(routes))
 
-	go applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
-		if file.IO == control.IOXDP {
-			// Whole frames need the underlay MACs, which the control
-			// plane does not know: fill them into a copy, leaving the
-			// source's config untouched.
-			cp := *next
-			cp.Peers = append([]dataplane.Peer(nil), next.Peers...)
-			if err := prepareXDPConfig(log, file, &cp); err != nil {
-				return err
-			}
-			next = &cp
-		}
+	apply := func(next *dataplane.Config) error {
 		nextEngine, nextRoutes := plan.split(next)
 		if err := engine.SetConfig(nextEngine); err != nil {
 			return err
 		}
 		return control.ReconcileRoutes(nextRoutes)
-	})
+	}
+	var following sync.WaitGroup
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	if file.IO == control.IOXDP {
+		// Whole frames need the underlay MACs, which the control plane
+		// does not know and the kernel may change at any time: every
+		// config passes through frameConfigs, which the follower also
+		// calls when a MAC changes.
+		frames := newFrameConfigs(log, file.Underlay.Interface, cfg, apply)
+		apply = frames.update
+		following.Go(func() { followNeighbours(followCtx, log, frames, defaultFollowTiming) })
+	}
+	go applyUpdates(ctx, log, updates, apply)
 	runErr := engine.Run(ctx) // closes the ports when ctx ends
+	stopFollowing()
+	following.Wait()
 	if rerr := control.RemoveOwnedRoutes(); rerr != nil {
 		log.Warn("removing routes", "err", rerr)
 	}

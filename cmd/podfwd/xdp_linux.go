@@ -94,25 +94,12 @@ func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (
 	return h, nil
 }
 
-// prepareXDPConfig fills in what frame mode needs of a config and the
-// control plane does not know: our underlay interface's MAC and each
-// peer's next-hop MAC. The start calls it; every later config (a
-// Kubernetes update) must pass through it too before Engine.SetConfig, or
-// frames to its peers leave with a zero destination MAC.
-func prepareXDPConfig(log *slog.Logger, file *control.File, cfg *dataplane.Config) error {
-	ul, err := netlink.LinkByName(file.Underlay.Interface)
-	if err != nil {
-		return fmt.Errorf("underlay interface %s: %w", file.Underlay.Interface, err)
-	}
-	return fillFrameAddresses(log, ul, cfg)
-}
-
+// fillFrameAddresses fills in what frame mode needs of the start's config
+// and the control plane does not know: our underlay interface's MAC and
+// each peer's next-hop MAC (zero for a next hop that does not resolve in
+// time). Every later config passes through frameConfigs instead, which
+// also follows the kernel's changes to them.
 func fillFrameAddresses(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config) error {
-	mac := ul.Attrs().HardwareAddr
-	if len(mac) != 6 {
-		return fmt.Errorf("underlay interface %s has no Ethernet address (io xdp carries Ethernet frames)", ul.Attrs().Name)
-	}
-	cfg.LocalUnderlayMAC = [6]byte(mac)
 	return resolvePeerMACs(log, ul, cfg)
 }
 

@@ -12,11 +12,10 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// errNeighbourUnresolved is wrapped when a peer's next hop has no Ethernet
-// address in the kernel's neighbour table even after a probe.
-var errNeighbourUnresolved = errors.New("next hop's Ethernet address not resolved")
-
-// neighbourWait bounds how long start waits for one next hop to resolve.
+// neighbourWait bounds how long the start waits, for all next hops at
+// once, before it goes on with the unresolved ones left at a zero MAC (the
+// engine drops their frames as neighbour-unresolved until the follower
+// installs their MAC).
 const neighbourWait = 3 * time.Second
 
 // usableNeighbour are the neighbour states whose address can be used: the
@@ -24,26 +23,105 @@ const neighbourWait = 3 * time.Second
 const usableNeighbour = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY |
 	netlink.NUD_PROBE | netlink.NUD_PERMANENT | netlink.NUD_NOARP
 
-// resolvePeerMACs sets every peer's UnderlayMAC to the Ethernet address of
-// its next hop on ul (the peer itself, or the gateway of the route to it),
-// from the kernel's neighbour table. A missing entry is resolved by the
-// kernel after we send the peer one datagram to the discard port; a peer
-// that stays unresolved fails the start and is named.
-func resolvePeerMACs(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config) error {
-	for i := range cfg.Peers {
-		p := &cfg.Peers[i]
+// frameAddresses are the Ethernet addresses frame mode needs and the
+// control plane does not know, as the kernel's tables give them now.
+type frameAddresses struct {
+	local [6]byte                    // our underlay interface's MAC
+	peers map[netip.Addr]peerNextHop // by peer underlay address
+}
+
+// peerNextHop is where frames to one peer go first.
+type peerNextHop struct {
+	hop   netip.Addr // the peer itself on the link, or the route's gateway; invalid if err
+	mac   [6]byte    // zero: no usable neighbour entry
+	stale bool       // usable, but the kernel has not confirmed it lately
+	err   error      // why there is no next hop at all (no route, wrong interface)
+}
+
+// resolved reports whether frames to the peer can be addressed.
+func (h peerNextHop) resolved() bool { return h.mac != [6]byte{} }
+
+// readFrameAddresses reads ul's MAC and, for every peer of cfg, the next
+// hop from the routing table and its MAC from the neighbour table. It
+// never waits and never sends: an unresolved peer comes back with a zero
+// MAC.
+func readFrameAddresses(ul netlink.Link, cfg *dataplane.Config) (frameAddresses, error) {
+	mac := ul.Attrs().HardwareAddr
+	if len(mac) != 6 {
+		return frameAddresses{}, fmt.Errorf("underlay interface %s has no Ethernet address (io xdp carries Ethernet frames)", ul.Attrs().Name)
+	}
+	fa := frameAddresses{local: [6]byte(mac), peers: make(map[netip.Addr]peerNextHop, len(cfg.Peers))}
+	family := netlink.FAMILY_V4
+	if cfg.LocalUnderlay.Is6() {
+		family = netlink.FAMILY_V6 // NDP's entries
+	}
+	neighs, err := netlink.NeighList(ul.Attrs().Index, family)
+	if err != nil {
+		return frameAddresses{}, fmt.Errorf("neighbour table of %s: %w", ul.Attrs().Name, err)
+	}
+	for _, p := range cfg.Peers {
 		hop, err := nextHop(ul, p.Underlay)
 		if err != nil {
-			return fmt.Errorf("peer %s (%s): %w", p.Name, p.Underlay, err)
+			fa.peers[p.Underlay] = peerNextHop{err: err}
+			continue
 		}
-		mac, err := neighbourMAC(ul.Attrs().Index, hop, p.Underlay)
-		if err != nil {
-			return fmt.Errorf("peer %s (%s): %w", p.Name, p.Underlay, err)
+		h := peerNextHop{hop: hop}
+		for _, n := range neighs {
+			if a, _ := netip.AddrFromSlice(n.IP); a.Unmap() == hop {
+				h.mac, _ = usableMAC(n)
+				h.stale = n.State&netlink.NUD_STALE != 0
+				break
+			}
 		}
-		p.UnderlayMAC = mac
-		log.Info("peer next hop", "peer", p.Name, "underlay", p.Underlay, "nextHop", hop, "mac", net.HardwareAddr(mac[:]).String())
+		fa.peers[p.Underlay] = h
 	}
-	return nil
+	return fa, nil
+}
+
+// usableMAC returns a neighbour entry's Ethernet address if its state lets
+// frames be sent to it.
+func usableMAC(n netlink.Neigh) ([6]byte, bool) {
+	if len(n.HardwareAddr) != 6 || n.State&usableNeighbour == 0 {
+		return [6]byte{}, false
+	}
+	return [6]byte(n.HardwareAddr), true
+}
+
+// resolvePeerMACs fills cfg (in place, at the start) with ul's MAC and each
+// peer's next-hop MAC. Next hops without a usable entry are asked for
+// (see askNeighbour) all at once and waited for up to neighbourWait; a
+// peer still unresolved then is logged and left at a zero MAC — a node
+// that is down must not keep the others from starting.
+func resolvePeerMACs(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config) error {
+	deadline := time.Now().Add(neighbourWait)
+	var lastAsk time.Time
+	for {
+		fa, err := readFrameAddresses(ul, cfg)
+		if err != nil {
+			return err
+		}
+		missing := 0
+		for _, h := range fa.peers {
+			if !h.resolved() {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			next, changes := withFrameAddresses(cfg, nil, fa)
+			*cfg = *next
+			logMACChanges(log, cfg.Generation, changes)
+			return nil
+		}
+		if time.Since(lastAsk) > 500*time.Millisecond {
+			for _, h := range fa.peers {
+				if h.err == nil && !h.resolved() {
+					_ = askNeighbour(ul.Attrs().Index, h.hop)
+				}
+			}
+			lastAsk = time.Now()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // nextHop returns the address whose MAC frames to dst carry: dst itself on
@@ -67,57 +145,17 @@ func nextHop(ul netlink.Link, dst netip.Addr) (netip.Addr, error) {
 	return dst, nil
 }
 
-// neighbourMAC reads hop's MAC on ifindex, probing once (and again every
-// half second) until it resolves or neighbourWait passes.
-func neighbourMAC(ifindex int, hop, peer netip.Addr) ([6]byte, error) {
-	deadline := time.Now().Add(neighbourWait)
-	var lastProbe time.Time
-	for {
-		mac, ok, err := lookupNeighbour(ifindex, hop)
-		if err != nil {
-			return mac, err
-		}
-		if ok {
-			return mac, nil
-		}
-		if time.Now().After(deadline) {
-			return mac, fmt.Errorf("%w: %s after %v", errNeighbourUnresolved, hop, neighbourWait)
-		}
-		if time.Since(lastProbe) > 500*time.Millisecond {
-			probePeer(peer)
-			lastProbe = time.Now()
-		}
-		time.Sleep(20 * time.Millisecond)
+// askNeighbour makes the kernel resolve hop on ifindex (ARP or neighbour
+// discovery), or re-confirm a STALE entry, exactly as it would before
+// sending it a packet: an RTM_NEWNEIGH with NTF_USE, which creates the
+// entry if needed and changes no address. Nothing is sent to the peer
+// but the kernel's own solicitation.
+func askNeighbour(ifindex int, hop netip.Addr) error {
+	err := netlink.NeighSet(&netlink.Neigh{LinkIndex: ifindex, IP: hop.AsSlice(), Flags: netlink.NTF_USE})
+	if err != nil {
+		return fmt.Errorf("asking the kernel to resolve %s: %w", hop, err)
 	}
+	return nil
 }
 
-func lookupNeighbour(ifindex int, hop netip.Addr) (mac [6]byte, ok bool, err error) {
-	family := netlink.FAMILY_V4
-	if hop.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	neighs, err := netlink.NeighList(ifindex, family)
-	if err != nil {
-		return mac, false, fmt.Errorf("neighbour table: %w", err)
-	}
-	for _, n := range neighs {
-		a, _ := netip.AddrFromSlice(n.IP)
-		if a.Unmap() == hop && len(n.HardwareAddr) == 6 && n.State&usableNeighbour != 0 {
-			return [6]byte(n.HardwareAddr), true, nil
-		}
-	}
-	return mac, false, nil
-}
-
-// probePeer sends one datagram to the peer's discard port (9) through the
-// kernel, which makes it resolve the next hop (ARP or neighbour
-// discovery). The peer's kernel answers port-unreachable at most; the
-// datagram is no tunnel traffic, so no podfwd counts it.
-func probePeer(peer netip.Addr) {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 9)))
-	if err != nil {
-		return
-	}
-	_, _ = c.Write([]byte{0})
-	c.Close()
-}
+func macString(mac [6]byte) string { return net.HardwareAddr(mac[:]).String() }
