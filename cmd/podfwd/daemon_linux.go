@@ -88,6 +88,9 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		direct.start(ctx, engine)
 	}
 	collectors := extraCollectors
+	if direct != nil {
+		collectors = append(collectors[:len(collectors):len(collectors)], direct.collector())
+	}
 	if xp, ok := ports.underlay.(*loggedXDPPort); ok {
 		collectors = append(collectors, newXDPCollector(xp.Port))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,15 @@ func TestEndToEndXDPPods(t *testing.T) {
 				}
 			}
 			nodeTrafficPasses(t, tp.Nodes[1], tp.Nodes[0])
+			metrics, _ := httpGetIn(t, tp.Nodes[0], "/metrics")
+			for _, want := range []string{"podfwd_xdp_pod_veths 2", "podfwd_xdp_pod_routes 4", "podfwd_xdp_pod_undelivered_total 0"} {
+				if !strings.Contains(metrics, want+"\n") {
+					t.Errorf("node 1's metrics lack %q:\n%s", want, linesWith(metrics, "podfwd_xdp_pod"))
+				}
+			}
+			if c.encap == "vxlan" {
+				podLeaves(t, tp, ds[0])
+			}
 			for _, d := range ds {
 				log := d.stop(t)
 				t.Logf("%s: %s", d.node.Namespace, linesWith(log, "pod veth", "counters"))
@@ -72,6 +82,32 @@ func TestEndToEndXDPPods(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// podLeaves deletes pod 2's veth on node 1 as a CNI DEL would: the daemon
+// lets go of it, keeps serving pod 1, and its reader does not spin on the
+// dead socket.
+func podLeaves(t *testing.T, tp *topo.Topology, d *daemon) {
+	t.Helper()
+	n := tp.Nodes[0]
+	ctx := context.Background()
+	if out, err := n.Command(ctx, "ip", "link", "del", n.Pods[1].HostVeth).CombinedOutput(); err != nil {
+		t.Fatalf("delete %s: %v: %s", n.Pods[1].HostVeth, err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(d.log.String(), "pod veth no longer served") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not let go of the deleted veth within 5 s:\n%s", d.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := topo.Ping(ctx, n.Pods[0], tp.Nodes[1].Pods[0].IPv4, 3, 56, false); err != nil {
+		t.Errorf("pod 1 after pod 2 left: %v", err)
+	}
+	metrics, _ := httpGetIn(t, n, "/metrics")
+	if !strings.Contains(metrics, "podfwd_xdp_pod_veths 1\n") {
+		t.Errorf("after pod 2 left, metrics say:\n%s", linesWith(metrics, "podfwd_xdp_pod"))
 	}
 }
 
@@ -89,12 +125,16 @@ func waitPodVethsServed(t *testing.T, n *topo.Node) {
 	}
 }
 
-// xdpOn reports whether an XDP program is attached to link in n.
+// xdpOn reports whether an XDP program is attached to link in n (false
+// when the link is gone).
 func xdpOn(t *testing.T, n *topo.Node, link string) bool {
 	t.Helper()
 	var on bool
 	if err := n.Do(func() error {
 		l, err := netlink.LinkByName(link)
+		if _, gone := err.(netlink.LinkNotFoundError); gone {
+			return nil
+		}
 		if err != nil {
 			return err
 		}

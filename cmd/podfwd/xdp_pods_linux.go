@@ -82,6 +82,9 @@ func (d *podDirect) port() dataplane.DirectPort {
 	return d.set
 }
 
+// collector exports the set's state as metrics.
+func (d *podDirect) collector() *podsCollector { return newPodsCollector(d.set) }
+
 // start runs the watcher until ctx ends or close: it rescans every
 // podScanEvery. engine gives the config in force (its peers are the
 // tunnelled ones: hybrid's natively routed peers stay with the kernel).

@@ -137,6 +137,9 @@ func (ps *PodSet) Sockets() []int {
 	return out
 }
 
+// Routes returns how many pods are reachable directly now.
+func (ps *PodSet) Routes() int { return len(ps.state.Load().routes) }
+
 // Stats returns the kernel counters of the socket on ifindex.
 func (ps *PodSet) Stats(ifindex int) (xdp.Stats, bool) {
 	ps.mu.Lock()
