@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"os"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/internal/topo"
@@ -102,34 +101,26 @@ func xdpOnUnderlay(t *testing.T, n *topo.Node) string {
 	return strings.Join(lines, "\n")
 }
 
-// A peer whose next hop never answers ARP fails the start with an error
-// naming it, and the failed start leaves no TUN behind. (MACs are resolved
-// before the program is attached, so the XDP check here only shows that
-// order holds.)
-func TestXDPUnresolvedPeerFailsStart(t *testing.T) {
+// A peer whose next hop never answers ARP does not keep the node from
+// starting: it is named unresolved, frames to it are dropped as
+// neighbour-unresolved, and the other peers are reached as usual.
+func TestXDPUnresolvedPeerDoesNotFailStart(t *testing.T) {
 	testenv.RequireRoot(t)
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "u"})
-	n1 := tp.Nodes[0]
-	cfg := nodeConfig(tp, n1, "xdp", "vxlan", 0) +
-		"  - name: ghost\n    underlay: 10.99.0.77\n    podCIDRs: [10.244.77.0/24]\n"
-	path := t.TempDir() + "/ghost.yaml"
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+	n1, n2 := tp.Nodes[0], tp.Nodes[1]
+	ghost := "  - name: ghost\n    underlay: 10.99.0.77\n    podCIDRs: [10.244.77.0/24]\n"
+	d1 := startDaemon(t, n1, nodeConfig(tp, n1, "xdp", "vxlan", 0)+ghost)
+	d2 := startDaemon(t, n2, nodeConfig(tp, n2, "xdp", "vxlan", 0))
+	if !strings.Contains(linesWith(d1.log.String(), "peer=ghost"), "next hop unresolved") {
+		t.Errorf("the log does not name the unresolved peer:\n%s", d1.log)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := n1.Command(ctx, podfwdBin, "run", "--config", path).CombinedOutput()
-	if err == nil || ctx.Err() != nil {
-		t.Fatalf("podfwd started with an unresolvable peer (err %v):\n%s", err, out)
+	pingBothWays(t, tp)
+	if err := topo.Ping(context.Background(), n1.Pods[0], netip.MustParseAddr("10.244.77.5"), 1, 56, false); err == nil {
+		t.Error("a pod behind the unresolved peer answered")
 	}
-	t.Logf("podfwd refused to start:\n%s", linesWith(string(out), "ghost"))
-	if !strings.Contains(string(out), "peer ghost (10.99.0.77)") || !strings.Contains(string(out), "not resolved") {
-		t.Errorf("the error does not name the unresolved peer:\n%s", out)
-	}
-	if got := xdpOnUnderlay(t, n1); got != "" {
-		t.Errorf("a failed start left XDP on %s:\n%s", n1.UnderlayLink, got)
-	}
-	if link, _ := n1.Command(context.Background(), "ip", "link", "show", "podfwd0").CombinedOutput(); !strings.Contains(string(link), "does not exist") {
-		t.Errorf("a failed start left the TUN device: %s", link)
+	log := d1.stop(t)
+	d2.stop(t)
+	if !strings.Contains(log, "drop.neighbour-unresolved=") {
+		t.Errorf("the ping to the unresolved peer was not counted as neighbour-unresolved:\n%s", linesWith(log, "counters"))
 	}
 }
