@@ -46,30 +46,43 @@ func TestXDPStartsWithPeerDownAndFollowsItUp(t *testing.T) {
 }
 
 // A next hop's MAC changes (a NIC replaced): the node announces it (a
-// gratuitous ARP, as arp_notify makes the kernel send), the peer's
-// daemon installs the new MAC, the node's own daemon its new source MAC,
-// and pods keep reaching each other.
+// gratuitous ARP or an unsolicited neighbour advertisement, as
+// arp_notify/ndisc_notify make the kernel send), the peer's daemon
+// installs the new MAC, the node's own daemon its new source MAC, and
+// pods keep reaching each other; over an IPv4 and an IPv6 underlay.
 func TestXDPFollowsAPeersNewMAC(t *testing.T) {
 	testenv.RequireRoot(t)
-	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "fm", PodMTU: 1450})
-	a, b := tp.Nodes[0], tp.Nodes[1]
-	da := startDaemon(t, a, nodeConfig(tp, a, "xdp", "vxlan", 8472))
-	db := startDaemon(t, b, nodeConfig(tp, b, "xdp", "vxlan", 8472))
-	pingBothWays(t, tp)
+	for _, v6 := range []bool{false, true} {
+		name := map[bool]string{false: "ipv4-underlay", true: "ipv6-underlay"}[v6]
+		t.Run(name, func(t *testing.T) {
+			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "fm", IPv6: v6, PodMTU: 1400})
+			a, b := tp.Nodes[0], tp.Nodes[1]
+			config, bAddr, notify := nodeConfig, b.UnderlayIPv4, "net.ipv4.conf."+b.UnderlayLink+".arp_notify=1"
+			if v6 {
+				config = func(tp *topo.Topology, n *topo.Node, io, encap string, port int) string {
+					return ipv6UnderlayConfig(tp, n, e2eCase{io, encap, port})
+				}
+				bAddr, notify = b.UnderlayIPv6, "net.ipv6.conf."+b.UnderlayLink+".ndisc_notify=1"
+			}
+			da := startDaemon(t, a, config(tp, a, "xdp", "vxlan", 8472))
+			db := startDaemon(t, b, config(tp, b, "xdp", "vxlan", 8472))
+			pingBothWays(t, tp)
 
-	const newMAC = "02:42:ac:11:00:b2"
-	ipCmd(t, b, "sysctl", "-qw", "net.ipv4.conf."+b.UnderlayLink+".arp_notify=1")
-	ipCmd(t, b, "link", "set", "dev", b.UnderlayLink, "address", newMAC)
-	waitLog(t, db, 10*time.Second, "underlay interface MAC changed", "new="+newMAC)
-	waitLog(t, da, 10*time.Second, "peer next hop MAC changed", "peer="+b.Namespace, "new="+newMAC)
-	if out := ipOut(t, a, "neigh", "show", b.UnderlayIPv4.String(), "dev", a.UnderlayLink); !strings.Contains(out, newMAC) {
-		t.Errorf("node 1's neighbour entry for node 2: %q, want %s", out, newMAC)
+			const newMAC = "02:42:ac:11:00:b2"
+			ipCmd(t, b, "sysctl", "-qw", notify)
+			ipCmd(t, b, "link", "set", "dev", b.UnderlayLink, "address", newMAC)
+			waitLog(t, db, 10*time.Second, "underlay interface MAC changed", "new="+newMAC)
+			waitLog(t, da, 10*time.Second, "peer next hop MAC changed", "peer="+b.Namespace, "new="+newMAC)
+			if out := ipOut(t, a, "neigh", "show", bAddr.String(), "dev", a.UnderlayLink); !strings.Contains(out, newMAC) {
+				t.Errorf("node 1's neighbour entry for node 2: %q, want %s", out, newMAC)
+			}
+			pingUntil(t, a.Pods[0], b.Pods[0].IPv4, 10*time.Second)
+			pingUntil(t, b.Pods[0], a.Pods[0].IPv4, 10*time.Second)
+			transfer(t, b.Pods[0], a.Pods[0], a.Pods[0].IPv4, 8<<20)
+			t.Logf("node 1: %s", linesWith(da.stop(t), "next hop", "MAC"))
+			t.Logf("node 2: %s", linesWith(db.stop(t), "next hop", "MAC"))
+		})
 	}
-	pingUntil(t, a.Pods[0], b.Pods[0].IPv4, 10*time.Second)
-	pingUntil(t, b.Pods[0], a.Pods[0].IPv4, 10*time.Second)
-	transfer(t, b.Pods[0], a.Pods[0], a.Pods[0].IPv4, 8<<20)
-	t.Logf("node 1: %s", linesWith(da.stop(t), "next hop", "MAC"))
-	t.Logf("node 2: %s", linesWith(db.stop(t), "next hop", "MAC"))
 }
 
 // ipCmd runs a command (ip by default) in node's namespace and fails t
