@@ -2,9 +2,11 @@ package control
 
 // XDP tunes `io: xdp`; every field is optional.
 type XDP struct {
-	// Queue is the underlay interface's receive queue the AF_XDP socket
-	// binds to (default 0; one socket, one queue for now).
-	Queue int `yaml:"queue"`
+	// Queue, when set, restricts podfwd to that one receive queue of the
+	// underlay interface (tunnel packets arriving on the others pass to the
+	// kernel and are lost). Unset (nil), podfwd opens one AF_XDP socket on
+	// every receive queue.
+	Queue *int `yaml:"queue"`
 	// Mode is where the XDP program runs: auto (driver, else generic),
 	// native (driver only: start fails otherwise) or generic.
 	Mode string `yaml:"mode"`
@@ -30,8 +32,8 @@ const (
 
 // validate checks the XDP settings and fills in the defaults.
 func (x *XDP) validate() error {
-	if x.Queue < 0 {
-		return fieldErr("xdp.queue", "%d is negative", x.Queue)
+	if x.Queue != nil && *x.Queue < 0 {
+		return fieldErr("xdp.queue", "%d is negative", *x.Queue)
 	}
 	switch x.Mode {
 	case "":

@@ -29,8 +29,8 @@ func TestXDPConfigDefaultsAndChoices(t *testing.T) {
 	if _, err := f.DataplaneConfig(nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.IO != IOXDP || f.XDP.Mode != XDPModeAuto || f.XDP.ZeroCopy != XDPZeroCopyAuto || f.XDP.Queue != 0 {
-		t.Errorf("io %q, xdp settings %+v; want xdp with auto/auto/queue 0", f.IO, f.XDP)
+	if f.IO != IOXDP || f.XDP.Mode != XDPModeAuto || f.XDP.ZeroCopy != XDPZeroCopyAuto || f.XDP.Queue != nil {
+		t.Errorf("io %q, xdp settings %+v; want xdp with auto/auto/every queue", f.IO, f.XDP)
 	}
 	f, err = ParseFile([]byte(xdpConfig + "xdp: {queue: 2, mode: generic, zeroCopy: off}\n"))
 	if err != nil {
@@ -39,8 +39,15 @@ func TestXDPConfigDefaultsAndChoices(t *testing.T) {
 	if _, err := f.DataplaneConfig(nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.XDP != (XDP{Queue: 2, Mode: XDPModeGeneric, ZeroCopy: XDPZeroCopyOff}) {
-		t.Errorf("xdp settings %+v", f.XDP)
+	if q := f.XDP.Queue; q == nil || *q != 2 || f.XDP.Mode != XDPModeGeneric || f.XDP.ZeroCopy != XDPZeroCopyOff {
+		t.Errorf("xdp settings %+v (queue %v)", f.XDP, q)
+	}
+	// Queue 0 set explicitly is a restriction too, not the default.
+	if f, err = ParseFile([]byte(xdpConfig + "xdp: {queue: 0}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if q := f.XDP.Queue; q == nil || *q != 0 {
+		t.Errorf("xdp.queue 0 read as %v, want set to 0", q)
 	}
 }
 

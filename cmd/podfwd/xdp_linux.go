@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
@@ -71,26 +70,13 @@ func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (
 	if err := fillFrameAddresses(log, ul, cfg); err != nil {
 		return nil, err
 	}
-	if n := rxQueues(ul.Attrs().Name); n > 1 {
-		log.Warn("underlay interface has several receive queues; io xdp serves one, tunnel packets on the others pass to the kernel and are lost",
-			"interface", ul.Attrs().Name, "queues", n, "queue", file.XDP.Queue)
-	}
-
-	opts, err := xdpPortOptions(file, cfg, ul.Attrs().Name)
+	up, offloads, err := openUnderlayXDP(log, file, cfg, ul)
 	if err != nil {
 		return nil, err
 	}
-	port, err := xdpport.Open(ul.Attrs().Index, file.XDP.Queue, opts)
-	if err != nil {
-		return nil, fmt.Errorf("AF_XDP on %s queue %d: %w", ul.Attrs().Name, file.XDP.Queue, err)
-	}
-	up := &loggedXDPPort{Port: port, log: log}
 	track(up)
 	h.underlay = up
-	h.offloads += fmt.Sprintf(" xdp=%s zeroCopy=%v queue=%d", port.AttachMode(), port.ZeroCopy(), port.Queue())
-	log.Info("AF_XDP underlay", "interface", ul.Attrs().Name, "queue", port.Queue(),
-		"attach", port.AttachMode().String(), "zeroCopy", port.ZeroCopy(), "replacedStale", port.ReplacedProgram(),
-		"mac", ul.Attrs().HardwareAddr.String())
+	h.offloads += offloads
 	return h, nil
 }
 
@@ -158,26 +144,4 @@ func checkFrameFits(mtu int) error {
 		return fmt.Errorf("%w: MTU %d > %d (frame %d bytes, %d kept by the kernel)", errFrameTooSmall, mtu, room, xdpFrameSize, xdpKernelHeadroom)
 	}
 	return nil
-}
-
-// rxQueues counts the interface's receive queues in sysfs (0 if unknown).
-func rxQueues(ifname string) int {
-	m, _ := filepath.Glob(filepath.Join("/sys/class/net", ifname, "queues", "rx-*"))
-	return len(m)
-}
-
-// loggedXDPPort logs the socket's kernel counters when the engine closes
-// it, so that drops inside AF_XDP (fill ring empty, RX ring full) are seen
-// beside the engine's own counters.
-type loggedXDPPort struct {
-	*xdpport.Port
-	log *slog.Logger
-}
-
-func (p *loggedXDPPort) Close() error {
-	if st, err := p.Stats(); err == nil {
-		p.log.Info("xdp counters", "rxDropped", st.RxDropped, "rxInvalid", st.RxInvalidDescs,
-			"txInvalid", st.TxInvalidDescs, "rxRingFull", st.RxRingFull, "fillRingEmpty", st.FillRingEmpty)
-	}
-	return p.Port.Close()
 }

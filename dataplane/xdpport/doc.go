@@ -25,4 +25,16 @@
 //
 // A Port is used by one reader and one writer goroutine at a time, which is
 // exactly what an xdp.Socket allows without locks.
+//
+// # Several queues: Group
+//
+// A NIC spreads flows over its receive queues, and an AF_XDP socket binds
+// one queue, so OpenQueues opens a socket (with its own UMEM) on each queue
+// behind one redirect program and serves them as one Group. Its ReadBatch
+// reads the members in turn without blocking, starting one member further
+// each call so that no queue starves another, and blocks in one poll over
+// all of them only when all are empty. Its WriteBatch sends a lent frame in
+// place on the socket that lent it (a TX descriptor can only name a frame
+// of its own socket's UMEM) and copies every other packet into the first
+// member's UMEM. NewGroup serves sockets opened separately the same way.
 package xdpport

@@ -66,6 +66,14 @@ type Port struct {
 	sock  *xdp.Socket
 	redir *xdp.Redirect
 	att   *xdp.Attachment
+	// ownsProgram says Close detaches att and closes redir: true for Open;
+	// a Group's members share the Group's, which the Group closes.
+	ownsProgram bool
+
+	// received and sent count frames read and queued, for per-queue
+	// statistics; each is written by one side, once per batch.
+	received atomic.Uint64
+	sent     atomic.Uint64
 
 	// The UMEM as addresses, to recognise a packet that already lives in
 	// one of its frames; lent holds one frame state per frame.
@@ -95,8 +103,49 @@ type Port struct {
 // Open opens an AF_XDP socket on queue of the interface ifindex (in the
 // network namespace of the calling thread), loads the redirect program,
 // registers the socket in its XSKMAP and attaches the program (driver mode,
-// else generic). On error nothing stays attached or open.
+// else generic). On error nothing stays attached or open. OpenQueues does
+// the same for several queues at once.
 func Open(ifindex, queue int, opts Options) (_ *Port, err error) {
+	p, err := openSocket(ifindex, queue, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.closeAll()
+		}
+	}()
+	p.ownsProgram = true
+	if p.redir, err = xdp.NewRedirect(opts.Redirect, queue+1); err != nil {
+		return nil, err
+	}
+	if err = p.redir.Register(p.sock); err != nil {
+		return nil, err
+	}
+	if p.att, err = attach(p.redir, ifindex, opts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// attach attaches the program of redir to ifindex and enforces
+// Options.RequireDriver; on error nothing stays attached.
+func attach(redir *xdp.Redirect, ifindex int, opts Options) (*xdp.Attachment, error) {
+	att, err := redir.Attach(ifindex, opts.Attach)
+	if err != nil {
+		return nil, err
+	}
+	if opts.RequireDriver && att.Mode() != xdp.AttachDriver {
+		mode := att.Mode()
+		_ = att.Close()
+		return nil, fmt.Errorf("%w: ifindex %d runs it in %s mode", ErrNotDriverMode, ifindex, mode)
+	}
+	return att, nil
+}
+
+// openSocket opens the socket of one queue with its UMEM and sizes the
+// port's batches, without any program: the caller registers and attaches.
+func openSocket(ifindex, queue int, opts Options) (_ *Port, err error) {
 	if opts.Name == "" {
 		opts.Name = "xdp"
 	}
@@ -104,27 +153,11 @@ func Open(ifindex, queue int, opts Options) (_ *Port, err error) {
 		opts.BatchSize = DefaultBatchSize
 	}
 	p := &Port{name: opts.Name, batch: opts.BatchSize}
-	defer func() {
-		if err != nil {
-			p.closeAll()
-		}
-	}()
 	if p.sock, err = xdp.Open(ifindex, queue, opts.Socket); err != nil {
 		return nil, err
 	}
-	if p.redir, err = xdp.NewRedirect(opts.Redirect, queue+1); err != nil {
-		return nil, err
-	}
-	if err = p.redir.Register(p.sock); err != nil {
-		return nil, err
-	}
-	if p.att, err = p.redir.Attach(ifindex, opts.Attach); err != nil {
-		return nil, err
-	}
-	if opts.RequireDriver && p.att.Mode() != xdp.AttachDriver {
-		return nil, fmt.Errorf("%w: ifindex %d runs it in %s mode", ErrNotDriverMode, ifindex, p.att.Mode())
-	}
 	if err = p.mapUMEM(); err != nil {
+		_ = p.sock.Close()
 		return nil, err
 	}
 	// A lent batch keeps its frames off the fill ring until the next
@@ -181,9 +214,24 @@ func (p *Port) Queue() int { return p.sock.Queue() }
 // race with Close.
 func (p *Port) Stats() (xdp.Stats, error) { return p.sock.Stats() }
 
+// Received returns how many frames ReadBatch (or a Group's) has lent out
+// from this socket, for per-queue statistics. Safe anytime.
+func (p *Port) Received() uint64 { return p.received.Load() }
+
+// Sent returns how many frames WriteBatch has queued on this socket's TX
+// ring. Safe anytime.
+func (p *Port) Sent() uint64 { return p.sent.Load() }
+
 // Frames returns where the UMEM's frames are; exact only while neither
 // ReadBatch nor WriteBatch runs (tests use it to prove that none leaked).
 func (p *Port) Frames() xdp.FrameCounts { return p.sock.Frames() }
+
+// isFreed reports whether Close has unmapped the socket.
+func (p *Port) isFreed() bool {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
+	return p.freed
+}
 
 // Close detaches the XDP program (tunnel traffic passes to the kernel
 // again), makes ReadBatch and WriteBatch return dataplane.ErrPortClosed,
@@ -199,9 +247,18 @@ func (p *Port) Close() error {
 	}
 	var errs []error
 	if !p.closed.Swap(true) {
-		errs = append(errs, p.sock.Wake(), p.att.Close(), p.redir.Unregister(p.sock.Queue()), p.redir.Close())
+		errs = append(errs, p.sock.Wake())
+		if p.ownsProgram {
+			errs = append(errs, p.att.Close())
+		}
+		if p.redir != nil {
+			errs = append(errs, p.redir.Unregister(p.sock.Queue()))
+		}
+		if p.ownsProgram {
+			errs = append(errs, p.redir.Close())
+		}
 	}
-	if err := p.waitIdle(); err != nil {
+	if err := waitIdle(&p.calls, p.sock.Wake); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
 	if !p.holding.Load() {
@@ -220,14 +277,16 @@ func (p *Port) Free() error {
 	return errors.Join(err, p.Close())
 }
 
-// waitIdle waits, bounded by closeWait, until no call is in progress.
-func (p *Port) waitIdle() error {
+// waitIdle waits, bounded by closeWait, until calls (the calls in
+// progress) drops to 0, calling wake in between so that a reader blocked
+// in a poll comes out.
+func waitIdle(calls *atomic.Int32, wake func() error) error {
 	deadline := time.Now().Add(closeWait)
-	for p.calls.Load() != 0 {
+	for calls.Load() != 0 {
 		if time.Now().After(deadline) {
 			return ErrStillInUse
 		}
-		_ = p.sock.Wake()
+		_ = wake()
 		time.Sleep(time.Millisecond)
 	}
 	return nil
@@ -235,10 +294,10 @@ func (p *Port) waitIdle() error {
 
 // closeAll undoes a partly done Open.
 func (p *Port) closeAll() {
-	if p.att != nil {
+	if p.att != nil && p.ownsProgram {
 		_ = p.att.Close()
 	}
-	if p.redir != nil {
+	if p.redir != nil && p.ownsProgram {
 		_ = p.redir.Close()
 	}
 	if p.sock != nil {

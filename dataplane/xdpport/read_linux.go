@@ -19,28 +19,40 @@ func (p *Port) ReadBatch(pkts []*dataplane.Packet) (int, error) {
 		return p.readClosed()
 	}
 	p.giveBack()
-	want := min(len(pkts), len(p.rx))
 	for {
-		n, err := p.sock.Receive(p.rx[:want])
+		k, err := p.tryRead(pkts)
 		if err != nil {
 			p.calls.Add(-1)
 			return 0, err
 		}
-		if k := p.lend(pkts, n); k > 0 {
-			p.holding.Store(true)
+		if k > 0 {
 			p.calls.Add(-1)
 			return k, nil
 		}
-		if n == 0 {
-			if _, err := p.sock.Wait(-1); err != nil {
-				p.calls.Add(-1)
-				return 0, err
-			}
+		if _, err := p.sock.Wait(-1); err != nil {
+			p.calls.Add(-1)
+			return 0, err
 		}
 		if p.closed.Load() {
 			return p.readClosed()
 		}
 	}
+}
+
+// tryRead lends up to len(pkts) (at most the batch size) received frames
+// without blocking and returns how many; 0 when the RX ring is empty. The
+// caller gave back the previous batch first. Reader side only.
+func (p *Port) tryRead(pkts []*dataplane.Packet) (int, error) {
+	n, err := p.sock.Receive(p.rx[:min(len(pkts), len(p.rx))])
+	if err != nil {
+		return 0, err
+	}
+	k := p.lend(pkts, n)
+	if k > 0 {
+		p.holding.Store(true)
+		p.received.Add(uint64(k))
+	}
+	return k, nil
 }
 
 // lend points pkts at the n descriptors in p.rx and records them as held.

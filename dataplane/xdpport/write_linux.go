@@ -43,9 +43,11 @@ func (p *Port) WriteBatch(pkts []*dataplane.Packet) (int, error) {
 		k, err := p.writeChunk(chunk)
 		sent += k
 		if err != nil {
+			p.sent.Add(uint64(sent))
 			return sent, err
 		}
 	}
+	p.sent.Add(uint64(sent))
 	return sent, nil
 }
 

@@ -182,10 +182,15 @@ func (t *Topology) underlayPortLines() []string {
 func (n *Node) buildLines() []string {
 	cfg := n.topo.Config
 	mtu, podMTU := strconv.Itoa(cfg.MTU), strconv.Itoa(cfg.PodMTU)
+	queues := ""
+	if cfg.UnderlayQueues > 0 {
+		q := strconv.Itoa(cfg.UnderlayQueues)
+		queues = " numtxqueues " + q + " numrxqueues " + q
+	}
 	lines := []string{
 		"link set lo up",
-		fmt.Sprintf("link add %s mtu %s type veth peer name %s mtu %s netns %s",
-			UnderlayLink, mtu, underlayPort(n.Index), mtu, n.topo.Underlay),
+		fmt.Sprintf("link add %s mtu %s%s type veth peer name %s mtu %s%s netns %s",
+			UnderlayLink, mtu, queues, underlayPort(n.Index), mtu, queues, n.topo.Underlay),
 		fmt.Sprintf("addr add %s/24 dev %s", n.UnderlayIPv4, UnderlayLink),
 		"link set " + UnderlayLink + " up",
 	}

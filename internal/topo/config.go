@@ -69,7 +69,16 @@ type Config struct {
 	VXLANPort uint16
 	// Mode is programmed on every node toward every other node by New.
 	Mode Mode
+	// UnderlayQueues gives both ends of every node's underlay veth that
+	// many TX and RX queues (veth delivers a packet on the receiving end's
+	// RX queue of the index it was sent on), for multi-queue receivers
+	// such as io xdp; 1..64, 0 means the veth default (one each).
+	UnderlayQueues int
 }
+
+// maxUnderlayQueues bounds Config.UnderlayQueues (a veth takes up to 4096;
+// more than a test machine's cores serves nothing).
+const maxUnderlayQueues = 64
 
 // prefixPattern keeps prefixes usable as file names and in `ip` arguments.
 var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.]{0,31}$`)
@@ -110,6 +119,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: pod MTU %d, want 1200..%d", ErrConfig, cfg.PodMTU, cfg.MTU)
 	case cfg.IPv6 && cfg.PodMTU < 1280:
 		return cfg, fmt.Errorf("%w: pod MTU %d is below IPv6's minimum 1280", ErrConfig, cfg.PodMTU)
+	case cfg.UnderlayQueues < 0 || cfg.UnderlayQueues > maxUnderlayQueues:
+		return cfg, fmt.Errorf("%w: %d underlay queues, want 0..%d", ErrConfig, cfg.UnderlayQueues, maxUnderlayQueues)
 	case cfg.Mode < Unprogrammed || cfg.Mode > KernelVXLAN:
 		return cfg, fmt.Errorf("%w: unknown %v", ErrConfig, cfg.Mode)
 	}

@@ -85,6 +85,8 @@ func TestConfigRejects(t *testing.T) {
 		{MTU: 1500, PodMTU: 1600},
 		{MTU: 1300, IPv6: true}, // pods would get 1230 < 1280
 		{Mode: KernelVXLAN + 1},
+		{UnderlayQueues: -1},
+		{UnderlayQueues: maxUnderlayQueues + 1},
 	}
 	for _, cfg := range bad {
 		if _, err := cfg.withDefaults(); !errors.Is(err, ErrConfig) {
