@@ -85,6 +85,28 @@ func TestXDPFollowsAPeersNewMAC(t *testing.T) {
 	}
 }
 
+// The safety net: a next hop changes its MAC and tells nobody (no
+// gratuitous ARP, no podfwd on it to ask for us). The kernel never sees
+// our frames, so only the follower's periodic re-confirmation of STALE
+// entries finds out: the old MAC stops answering, the entry fails, the
+// next hop is asked for again and resolves to the new MAC. Node 1's
+// kernel is told to let entries go STALE and probe quickly; the recheck
+// (30 s) bounds the wait.
+func TestXDPRevalidatesASilentNextHop(t *testing.T) {
+	testenv.RequireRoot(t)
+	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "fs", PodMTU: 1450})
+	a, b := tp.Nodes[0], tp.Nodes[1]
+	ipCmd(t, a, "sysctl", "-qw", "net.ipv4.neigh."+a.UnderlayLink+".base_reachable_time_ms=1000",
+		"net.ipv4.neigh."+a.UnderlayLink+".delay_first_probe_time=1")
+	da := startDaemon(t, a, nodeConfig(tp, a, "xdp", "vxlan", 8472))
+	waitLog(t, da, 5*time.Second, "peer next hop resolved", "peer="+b.Namespace)
+
+	const newMAC = "02:42:ac:11:00:b3"
+	ipCmd(t, b, "link", "set", "dev", b.UnderlayLink, "address", newMAC)
+	waitLog(t, da, 50*time.Second, "peer next hop resolved", "peer="+b.Namespace, "mac="+newMAC)
+	t.Logf("node 1: %s", linesWith(da.stop(t), "next hop"))
+}
+
 // ipCmd runs a command (ip by default) in node's namespace and fails t
 // on error.
 func ipCmd(t *testing.T, n *topo.Node, args ...string) {

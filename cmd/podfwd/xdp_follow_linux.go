@@ -119,7 +119,7 @@ func (k *frameConfigs) concerns(u netlink.NeighUpdate) bool {
 
 // followTiming paces the follower.
 type followTiming struct {
-	settle   time.Duration // after an event, wait this long for more before re-reading
+	settle   time.Duration // after an event, gather more for this long before re-reading once
 	recheck  time.Duration // re-read (and re-confirm STALE next hops) this often regardless
 	askFirst time.Duration // first interval between requests for an unresolved next hop
 	askMax   time.Duration // the interval doubles up to this
@@ -164,8 +164,17 @@ func followNeighbours(ctx context.Context, log *slog.Logger, k *frameConfigs, ti
 	defer recheck.Stop()
 	askTick := time.NewTicker(timing.askFirst)
 	defer askTick.Stop()
-	settle := time.NewTimer(timing.settle)
+	// The first read happens at once; later events arm the timer only
+	// when it is not armed already, so a storm of updates costs one
+	// re-read per settle and never postpones it.
+	settle, armed := time.NewTimer(0), true
 	defer settle.Stop()
+	arm := func() {
+		if !armed {
+			settle.Reset(timing.settle)
+			armed = true
+		}
+	}
 	asks := newAskSchedule(timing.askFirst, timing.askMax)
 	refresh := func() {
 		if err := k.refresh(); err != nil {
@@ -189,23 +198,24 @@ func followNeighbours(ctx context.Context, log *slog.Logger, k *frameConfigs, ti
 				continue
 			}
 			if k.concerns(u) {
-				settle.Reset(timing.settle)
+				arm()
 			}
 		case _, ok := <-routes:
 			if !ok {
 				routes = nil
 				continue
 			}
-			settle.Reset(timing.settle)
+			arm()
 		case u, ok := <-links:
 			if !ok {
 				links = nil
 				continue
 			}
 			if u.Attrs().Name == k.ifname {
-				settle.Reset(timing.settle)
+				arm()
 			}
 		case <-settle.C:
+			armed = false
 			refresh()
 			ifindex, unresolved, _ := k.nextHops()
 			ask(ifindex, asks.due(time.Now(), unresolved))
