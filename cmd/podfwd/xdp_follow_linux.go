@@ -22,6 +22,9 @@ type frameConfigs struct {
 	log     *slog.Logger
 	ifname  string
 	install func(*dataplane.Config) error // split, Engine.SetConfig, routes
+	// installedNew is signalled (never blocking) after each install, so
+	// that the follower asks at once for the next hops of new peers.
+	installedNew chan struct{}
 
 	mu        sync.Mutex
 	source    *dataplane.Config // the control plane's latest
@@ -33,7 +36,7 @@ type frameConfigs struct {
 // newFrameConfigs starts from cfg, installed by the start with its MACs
 // filled in (resolvePeerMACs).
 func newFrameConfigs(log *slog.Logger, ifname string, cfg *dataplane.Config, install func(*dataplane.Config) error) *frameConfigs {
-	return &frameConfigs{log: log, ifname: ifname, install: install, source: cfg, installed: cfg}
+	return &frameConfigs{log: log, ifname: ifname, install: install, installedNew: make(chan struct{}, 1), source: cfg, installed: cfg}
 }
 
 // update installs a config from the control plane; applyUpdates calls it.
@@ -72,6 +75,10 @@ func (k *frameConfigs) apply(src *dataplane.Config, always bool) error {
 	}
 	k.source, k.installed = src, next
 	logMACChanges(k.log, next.Generation, changes)
+	select {
+	case k.installedNew <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -220,6 +227,9 @@ func followNeighbours(ctx context.Context, log *slog.Logger, k *frameConfigs, ti
 			ifindex, unresolved, _ := k.nextHops()
 			ask(ifindex, asks.due(time.Now(), unresolved))
 		case <-askTick.C:
+			ifindex, unresolved, _ := k.nextHops()
+			ask(ifindex, asks.due(time.Now(), unresolved))
+		case <-k.installedNew:
 			ifindex, unresolved, _ := k.nextHops()
 			ask(ifindex, asks.due(time.Now(), unresolved))
 		case <-recheck.C:
