@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,7 @@ var refusalMarkers = []string{"does not fit an AF_XDP frame"}
 type daemons struct {
 	cmds  []*exec.Cmd
 	waits []chan error
+	logs  []*LogBuffer
 	dir   string
 }
 
@@ -82,6 +84,9 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 		if mode.Hybrid {
 			cfg = NodeConfig(tp, n, "tun", mode.Encap, mode.Port) + "hybrid: true\n"
 		}
+		if mode.XDPPods {
+			cfg += "xdp:\n  pods: true\n"
+		}
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			d.stop()
 			return nil, err
@@ -108,8 +113,41 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 			}
 			return nil, fmt.Errorf("podfwd on %s: %w", n.Namespace, err)
 		}
+		d.logs = append(d.logs, log)
+	}
+	if mode.XDPPods {
+		if err := awaitDirectPods(ctx, tp, d.logs); err != nil {
+			d.stop()
+			return nil, err
+		}
 	}
 	return d, nil
+}
+
+// awaitDirectPods makes every pod talk to its gateway, as a pod's first
+// packet does, so that the nodes learn their pods, and waits until each
+// daemon serves all its pods' veths: measuring earlier would measure the
+// TUN path.
+func awaitDirectPods(ctx context.Context, tp *topo.Topology, logs []*LogBuffer) error {
+	for _, p := range tp.Pods() {
+		for _, gw := range []netip.Addr{p.Node.GatewayV4, p.Node.GatewayV6} {
+			if gw.IsValid() {
+				if err := topo.Ping(ctx, p, gw, 1, 56, false); err != nil {
+					return fmt.Errorf("pod %s pings its gateway: %w", p.Namespace, err)
+				}
+			}
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i, n := range tp.Nodes {
+		for strings.Count(logs[i].String(), "pod veth served by AF_XDP") < len(n.Pods) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("podfwd on %s serves fewer than its %d pod veths after 10 s: %s", n.Namespace, len(n.Pods), logs[i])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func firstLineWith(s, sub string) string {

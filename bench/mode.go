@@ -20,6 +20,9 @@ type Mode struct {
 	// Hybrid runs the daemons with io tun and `hybrid: true` (IO names the
 	// row "hybrid").
 	Hybrid bool
+	// XDPPods runs io xdp with `xdp.pods: true`: AF_XDP on the pods'
+	// veths as well, so pod traffic bypasses the kernel on both nodes.
+	XDPPods bool
 
 	// Probe, when set, is how the row finds out at run time, on a fresh
 	// unprogrammed topology, whether this machine can run it; its error is
@@ -56,13 +59,21 @@ func DefaultModes() []Mode {
 
 // AllModes is the full matrix of `podfwd bench`, in display order:
 // DefaultModes plus the rows this machine or this podfwd may not run
-// (kernel Geneve, xdp io, hybrid), which are reported, never skipped.
+// (kernel Geneve, xdp io with and without the pods' veths, hybrid), which
+// are reported, never skipped.
 func AllModes() []Mode {
 	all := DefaultModes()
 	geneve := Mode{Name: "kernel/geneve", IO: ioKernel, Encap: "geneve", Probe: probeKernelGeneve}
 	all = append(all[:2], append([]Mode{geneve}, all[2:]...)...)
 	for _, e := range []string{"vxlan", "geneve", "ipip"} {
 		m := Mode{Name: "xdp/" + e, IO: "xdp", Encap: e}
+		if e == "vxlan" {
+			m.Port = topo.DefaultVXLANPort
+		}
+		all = append(all, m)
+	}
+	for _, e := range []string{"vxlan", "geneve", "ipip"} {
+		m := Mode{Name: "xdp-pods/" + e, IO: "xdp", Encap: e, XDPPods: true}
 		if e == "vxlan" {
 			m.Port = topo.DefaultVXLANPort
 		}

@@ -32,7 +32,8 @@ func TestSelectModes(t *testing.T) {
 // and every kernel reference is a row, runnable or not.
 func TestAllModesMatrix(t *testing.T) {
 	want := []string{"kernel/native", "kernel/vxlan", "kernel/geneve", "udp-process/vxlan",
-		"tun/vxlan", "tun/geneve", "tun/ipip", "tun/none", "xdp/vxlan", "xdp/geneve", "xdp/ipip", "hybrid"}
+		"tun/vxlan", "tun/geneve", "tun/ipip", "tun/none", "xdp/vxlan", "xdp/geneve", "xdp/ipip",
+		"xdp-pods/vxlan", "xdp-pods/geneve", "xdp-pods/ipip", "hybrid"}
 	got := AllModes()
 	if len(got) != len(want) {
 		t.Fatalf("AllModes = %s", modeNames(got))

@@ -15,13 +15,18 @@ import (
 	"github.com/podfwd/podfwd/xdp"
 )
 
-// Pod-side AF_XDP sockets: small, since a node runs many pods. 512 frames
-// of 2 KiB is 1 MiB of UMEM per pod; a frame keeps 256 bytes of headroom
-// for the kernel and the encapsulation, so a pod's MTU may be at most
-// podMaxMTU.
+// Pod-side AF_XDP sockets, sized for a node with many pods: 2 KiB frames,
+// 1024 of them on the fill ring, because a pod's TCP sends its window in
+// one burst faster than the reader wakes (with 256, a single iperf3 stream
+// lost a tenth of its segments to "fill ring empty"), and 256 for
+// delivering to the pod: 2.5 MiB of UMEM per pod veth. A frame keeps 256
+// bytes of headroom for the kernel and the encapsulation, so a pod's MTU
+// may be at most podMaxMTU.
 const (
 	podFrameSize   = 2048
-	podFrames      = 512
+	podFillFrames  = 1024
+	podTXFrames    = 256
+	podFrames      = podFillFrames + podTXFrames
 	podMaxMTU      = podFrameSize - xdpKernelHeadroom - 14
 	podMaxSockets  = 4096
 	podScanEvery   = 500 * time.Millisecond
@@ -172,7 +177,10 @@ func (d *podDirect) open(v podVeth) (err error) {
 			sv.close(d.prog)
 		}
 	}()
-	if sv.sock, err = xdp.Open(v.ifindex, 0, xdp.SocketConfig{FrameSize: podFrameSize, NumFrames: podFrames}); err != nil {
+	if sv.sock, err = xdp.Open(v.ifindex, 0, xdp.SocketConfig{
+		FrameSize: podFrameSize, NumFrames: podFrames,
+		FillSize: podFillFrames, RxSize: podFillFrames, TxSize: podTXFrames, CompletionSize: podTXFrames,
+	}); err != nil {
 		return err
 	}
 	if err = d.prog.Register(sv.sock); err != nil {
