@@ -130,3 +130,42 @@ func TestIngressDirectAllocatesNothing(t *testing.T) {
 		t.Fatal("nothing was delivered: the measurement measured nothing")
 	}
 }
+
+// sendTracer keeps the port of every StageSend event.
+type sendTracer struct{ ports []string }
+
+func (s *sendTracer) Match(Direction, []byte) bool { return true }
+func (s *sendTracer) Record(ev *TraceEvent) {
+	if ev.Stage == StageSend {
+		s.ports = append(s.ports, ev.Port)
+	}
+}
+
+// What-if answers name the port the engine would really use.
+func TestSimulateNamesTheDirectPort(t *testing.T) {
+	e, _, _, _ := newDirectEngine(t, localPod)
+	// Node 2's engine in frame mode builds the packets node 2 would send.
+	peer, _, peerUL := newFrameEngine(t, encap.KindVXLAN)
+	cfg := testConfig(encap.KindVXLAN)
+	cfg.LocalUnderlay, cfg.LocalVTEPMAC, cfg.LocalUnderlayMAC = peerUnderlay, peerMAC, peerUnderlayMAC
+	cfg.LocalPodCIDRs, cfg.Peers[0] = cfg.Peers[0].PodCIDRs, Peer{Name: "node1", Underlay: ourUnderlay, VTEPMAC: ourMAC,
+		UnderlayMAC: ourUnderlayMAC, PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}}
+	if err := peer.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dst  netip.Addr
+		want string
+	}{
+		{localPod, "pods"},
+		{netip.MustParseAddr("10.244.1.99"), "tun"},
+	} {
+		forwardEgress(t, peer, udpPacket(t, remotePod, tc.dst, 63, true, 100))
+		frames, _ := peerUL.Written()
+		tr := &sendTracer{}
+		e.Simulate(Ingress, frames[len(frames)-1][encap.EthernetLen:], tr)
+		if len(tr.ports) != 1 || tr.ports[0] != tc.want {
+			t.Errorf("to %s: simulated delivery through %v, want %s", tc.dst, tr.ports, tc.want)
+		}
+	}
+}

@@ -130,7 +130,7 @@ func (e *Engine) simulateIngress(f *fib, pkt []byte, t Tracer) {
 	}
 	// As the UDP io path does: the sender is checked before the tunnel
 	// header, so junk from strangers is unknown-peer, not a parse error.
-	hop, known := f.byUnderlay[d.OuterSrc]
+	hop, known := f.peerHop(d.OuterSrc)
 	if e.opts.UnderlayKind == UnderlayUDP && d.OuterSrc.IsValid() && !known {
 		drop(pkt, ReasonUnknownPeer)
 		return
@@ -167,6 +167,10 @@ func (e *Engine) simulateIngress(f *fib, pkt []byte, t Tracer) {
 	}
 	if flow.TotalLen > 0 && flow.TotalLen < len(inner) {
 		inner = inner[:flow.TotalLen]
+	}
+	if d := e.opts.PodDirect; d != nil && flow.TTL > 1 && len(inner) <= f.tunnelMTU && d.Reaches(flow.Dst) {
+		t.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: d.Name(), Packet: inner})
+		return
 	}
 	if len(inner) > f.tunnelMTU && (!e.opts.PodOffloads || flow.Proto != 6) {
 		drop(inner, ReasonOversizeInner)
