@@ -1,0 +1,107 @@
+package xdpport
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/podfwd/podfwd/dataplane"
+)
+
+// The reader, the writer and the control side (routes replaced, a socket
+// removed) run at once, as the engine's two loops and the daemon's pod
+// watcher do; run with -race. Nothing may panic or race, and the set must
+// close cleanly afterwards.
+func TestConcurrentPodSetReaderWriterControl(t *testing.T) {
+	pods := []*podLink{newPodLink(t), newPodLink(t)}
+	ps, err := NewPodSet("pods", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(i int) int { return 2000 + i }
+	var routes []PodRoute
+	for i, p := range pods {
+		if err := ps.AddSocket(key(i), p.IfB, p.sock); err != nil {
+			t.Fatal(err)
+		}
+		routes = append(routes, PodRoute{Addr: p.AddrA, Ifindex: key(i), PodMAC: [6]byte(p.MACA), GatewayMAC: [6]byte(p.MACB)})
+	}
+	if err := ps.SetRoutes(routes); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var read, written atomic.Uint64
+
+	wg.Add(1)
+	go func() { // reader
+		defer wg.Done()
+		pkts := newPackets(16)
+		for {
+			n, err := ps.ReadBatch(pkts)
+			if err != nil {
+				return
+			}
+			read.Add(uint64(n))
+		}
+	}()
+	wg.Add(1)
+	go func() { // writer
+		defer wg.Done()
+		var batch []*dataplane.Packet
+		for _, p := range pods {
+			pkt := podPacket(t, false, layers.IPProtocolUDP, 63, []byte("to the pod"))
+			copy(pkt[16:20], p.AddrA.AsSlice())
+			copy(pkt[12:16], p.AddrB.AsSlice())
+			fixIPv4AndUDP(pkt, 9)
+			buf := make([]byte, 128+len(pkt))
+			copy(buf[128:], pkt)
+			batch = append(batch, &dataplane.Packet{Buf: buf, Start: 128, End: len(buf)})
+		}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, _ := ps.WriteBatch(batch)
+			written.Add(uint64(n))
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	senders := make([]func(), len(pods))
+	for i, p := range pods {
+		c := p.udpOn(t, true, uint16(41000+i))
+		dst := netip.AddrPortFrom(p.AddrB, 4789)
+		senders[i] = func() { _, _ = c.WriteToUDPAddrPort([]byte("from the pod"), dst) }
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		for _, send := range senders {
+			send()
+		}
+		switch i % 50 {
+		case 10:
+			_ = ps.SetRoutes(routes[:1])
+		case 20:
+			_ = ps.SetRoutes(routes)
+		}
+		if i == 200 {
+			ps.RemoveSocket(key(1))
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	close(stop)
+	time.Sleep(20 * time.Millisecond)
+	if err := ps.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if read.Load() == 0 || written.Load() == 0 {
+		t.Fatalf("read %d, written %d: the test exercised nothing", read.Load(), written.Load())
+	}
+	t.Logf("read %d, written %d, undelivered %d", read.Load(), written.Load(), ps.Undelivered())
+}
