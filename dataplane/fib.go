@@ -30,7 +30,8 @@ type fib struct {
 	v4         *lpm.Table4
 	v6         *lpm.Table6
 	hops       []nextHop
-	byUnderlay map[netip.Addr]uint32 // peer underlay address -> next-hop index
+	peers4     map[uint32]uint32   // IPv4 peer underlay address -> next-hop index
+	peers6     map[[16]byte]uint32 // IPv6 peer underlay address -> next-hop index
 	decap      encap.DecapConfig
 	tunnelMTU  int
 	icmpSrc4   netip.Addr
@@ -47,7 +48,8 @@ func compile(cfg *Config) (*fib, error) {
 		v4:         lpm.NewTable4(),
 		v6:         lpm.NewTable6(),
 		hops:       make([]nextHop, 1, 1+len(cfg.Peers)),
-		byUnderlay: make(map[netip.Addr]uint32, len(cfg.Peers)),
+		peers4:     make(map[uint32]uint32, len(cfg.Peers)),
+		peers6:     make(map[[16]byte]uint32),
 		tunnelMTU:  cfg.TunnelMTU(),
 		icmpSrc4:   cfg.ICMPSource4,
 		icmpSrc6:   cfg.ICMPSource6,
@@ -78,7 +80,11 @@ func compile(cfg *Config) (*fib, error) {
 			outer:     encap.Outer{Src: cfg.LocalUnderlay, Dst: peer.Underlay},
 			frameLen:  outerFrameLen(cfg),
 		})
-		f.byUnderlay[peer.Underlay] = idx
+		if peer.Underlay.Is4() {
+			f.peers4[be32(peer.Underlay.As4())] = idx
+		} else if peer.Underlay.Zone() == "" { // a zoned address never equals a received one
+			f.peers6[peer.Underlay.As16()] = idx
+		}
 		for _, p := range peer.PodCIDRs {
 			addRoute(&b4, &b6, p, idx)
 		}
@@ -105,6 +111,22 @@ func addRoute(b4, b6 *lpm.Batch, p netip.Prefix, hop uint32) {
 	} else {
 		b6.Insert(p, hop)
 	}
+}
+
+// peerHop returns the next-hop index of the peer whose underlay address
+// is a, and whether a is one. The keys are plain integers and arrays: a
+// netip.Addr key goes through the generic map hash (24 bytes with a
+// pointer), which was a tenth of the receive path's time per packet.
+func (f *fib) peerHop(a netip.Addr) (hop uint32, ok bool) {
+	if a.Is4() {
+		hop, ok = f.peers4[be32(a.As4())]
+		return hop, ok
+	}
+	if a.Zone() != "" {
+		return 0, false
+	}
+	hop, ok = f.peers6[a.As16()]
+	return hop, ok
 }
 
 // route looks up the next hop for dst; ok is false when nothing matches.

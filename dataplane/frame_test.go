@@ -71,14 +71,7 @@ func TestFrameModeIngressAndSenderCheck(t *testing.T) {
 	e, pod, _ := newFrameEngine(t, encap.KindVXLAN)
 	// Build the frame node 2 would send, with our own egress of node 2's
 	// view: swap the roles by encapsulating with a peer engine.
-	peer, _, peerUL := newFrameEngine(t, encap.KindVXLAN)
-	cfg := testConfig(encap.KindVXLAN)
-	cfg.LocalUnderlay, cfg.LocalVTEPMAC, cfg.LocalUnderlayMAC = peerUnderlay, peerMAC, peerUnderlayMAC
-	cfg.LocalPodCIDRs, cfg.Peers[0] = cfg.Peers[0].PodCIDRs, Peer{Name: "node1", Underlay: ourUnderlay, VTEPMAC: ourMAC,
-		UnderlayMAC: ourUnderlayMAC, PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("fd00:244:1::/64")}}
-	if err := peer.SetConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
+	peer, peerUL := newFramePeer(t)
 	inner := udpPacket(t, remotePod, localPod, 64, false, 300)
 	forwardEgress(t, peer, inner)
 	frames, _ := peerUL.Written()

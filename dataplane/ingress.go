@@ -237,7 +237,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if l.e.opts.UnderlayKind == UnderlayUDP {
 		// Who sent it is checked before any parsing: junk from strangers
 		// costs one map lookup.
-		if hop, known = f.byUnderlay[outerSrc]; !known {
+		if hop, known = f.peerHop(outerSrc); !known {
 			l.drop(tr, traced, dgram, ReasonUnknownPeer)
 			return
 		}
@@ -261,7 +261,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 			return
 		}
 		outerSrc = d.OuterSrc
-		if hop, known = f.byUnderlay[outerSrc]; !known {
+		if hop, known = f.peerHop(outerSrc); !known {
 			l.drop(tr, traced, dgram, ReasonUnknownPeer)
 			return
 		}
