@@ -33,6 +33,7 @@ func openUnderlayXDP(log *slog.Logger, file *control.File, cfg *dataplane.Config
 	if err != nil {
 		return nil, "", err
 	}
+	opts.Socket.NumFrames = framesPerQueue(len(queues))
 	g, err := xdpport.OpenQueues(ul.Attrs().Index, queues, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("AF_XDP on %s queues %v: %w", name, queues, err)
@@ -59,6 +60,22 @@ func underlayQueues(file *control.File, ul netlink.Link) []int {
 		queues[i] = i
 	}
 	return queues
+}
+
+// The UMEM budget of the underlay: every queue gets maxQueueFrames frames
+// while the total stays within underlayFrames, and no queue fewer than
+// minQueueFrames. With 4 KiB frames: 16 MiB per queue up to 4 queues, 64
+// MiB in all up to 32 queues, 2 MiB per queue beyond (a 64-queue NIC
+// would otherwise pin 1 GiB).
+const (
+	underlayFrames = 16384
+	maxQueueFrames = 4096
+	minQueueFrames = 512
+)
+
+// framesPerQueue is the UMEM size, in frames, of each of queues sockets.
+func framesPerQueue(queues int) int {
+	return min(maxQueueFrames, max(minQueueFrames, underlayFrames/max(1, queues)))
 }
 
 // rxQueues counts the receive queues the interface uses: the rx-* entries
