@@ -91,7 +91,10 @@ func TestXDPFollowsAPeersNewMAC(t *testing.T) {
 // entries finds out: the old MAC stops answering, the entry fails, the
 // next hop is asked for again and resolves to the new MAC. Node 1's
 // kernel is told to let entries go STALE and probe quickly; the recheck
-// (30 s) bounds the wait.
+// (30 s) bounds the wait. (On a busy machine the kernel may drop the STALE
+// entry sooner in garbage collection, the neighbour table being shared by
+// all namespaces; the follower then asks afresh and finds the new MAC
+// earlier, by the same path.)
 func TestXDPRevalidatesASilentNextHop(t *testing.T) {
 	testenv.RequireRoot(t)
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "fs", PodMTU: 1450})
