@@ -23,6 +23,10 @@ type ingressLoop struct {
 	out   []*Packet
 	tally batchTally
 
+	// srcRoutes and dstRoutes memoize one batch's IPv4 lookups of inner
+	// sources (the spoofing check) and destinations.
+	srcRoutes, dstRoutes routeMemo4
+
 	// write is the list handed to the pod port after checksum checks and
 	// coalescing; gro, groBufs and groViews exist when the pod port takes
 	// super-packets.
@@ -94,6 +98,9 @@ func (l *ingressLoop) forward(batch []*Packet) {
 	var tr Tracer
 	if box := l.e.tracer.Load(); box != nil {
 		tr = box.t
+	}
+	if f != nil {
+		l.srcRoutes, l.dstRoutes = newRouteMemo4(f), newRouteMemo4(f)
 	}
 	l.out = l.out[:0]
 	for _, p := range batch {
@@ -282,12 +289,12 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	}
 	// The inner source must belong to the peer that sent it: nobody can
 	// use us to inject packets in another node's name.
-	if srcHop, _, ok := f.route(flow.Src); !ok || srcHop != hop {
+	if srcHop, _, ok := f.routeVia(&l.srcRoutes, flow.Src); !ok || srcHop != hop {
 		l.drop(tr, traced, inner, ReasonSpoofedSource)
 		return
 	}
 	// And it must be for one of our pods: we never relay to a third node.
-	dstHop, plen, ok := f.route(flow.Dst)
+	dstHop, plen, ok := f.routeVia(&l.dstRoutes, flow.Dst)
 	if traced {
 		ev := TraceEvent{Dir: Ingress, Stage: StageRoute, Local: ok && dstHop == hopLocal}
 		if ok {
