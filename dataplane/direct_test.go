@@ -169,3 +169,30 @@ func TestSimulateNamesTheDirectPort(t *testing.T) {
 		}
 	}
 }
+
+// dropTracer keeps the reason of every StageDrop event.
+type dropTracer struct{ reasons []Reason }
+
+func (d *dropTracer) Match(Direction, []byte) bool { return true }
+func (d *dropTracer) Record(ev *TraceEvent) {
+	if ev.Stage == StageDrop {
+		d.reasons = append(d.reasons, ev.Reason)
+	}
+}
+
+// A what-if packet toward a peer whose next hop is unresolved (frame mode)
+// ends where the engine would drop it.
+func TestSimulateNeighbourUnresolved(t *testing.T) {
+	e, _, _ := newFrameEngine(t, encap.KindVXLAN)
+	cfg := testConfig(encap.KindVXLAN)
+	cfg.LocalUnderlayMAC = ourUnderlayMAC
+	cfg.Peers[0].UnderlayMAC = [6]byte{}
+	if err := e.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	tr := &dropTracer{}
+	e.Simulate(Egress, udpPacket(t, localPod, remotePod, 64, false, 100), tr)
+	if len(tr.reasons) != 1 || tr.reasons[0] != ReasonNeighbourUnresolved {
+		t.Errorf("simulated drops %v, want [neighbour-unresolved]", tr.reasons)
+	}
+}

@@ -65,6 +65,10 @@ func (e *Engine) simulateEgress(f *fib, pkt []byte, t Tracer) {
 		return
 	}
 	nh := &f.hops[hop]
+	if e.opts.UnderlayKind == UnderlayFrame && nh.peer.UnderlayMAC == ([6]byte{}) {
+		drop(ReasonNeighbourUnresolved) // as wrap does: no next-hop MAC yet
+		return
+	}
 	buf := make([]byte, Headroom+len(pkt))
 	start, end := Headroom, len(buf)
 	copy(buf[start:], pkt)
