@@ -14,12 +14,15 @@ import (
 )
 
 // load is what runUnderLoad does besides reading and writing port: count
-// each packet read, write one batch (the writer's loop calls it until the
-// port is closed), and send the node one round of traffic.
+// each packet read (on the reader's goroutine), write one batch (the
+// writer's loop calls it until the port is closed), send the node one
+// round of traffic, and say when the reader has seen enough (safe from
+// another goroutine; nil: one packet).
 type load struct {
 	onRead func(pk *dataplane.Packet)
 	write  func(round int, pkts []*dataplane.Packet) (int, error)
 	flood  func()
+	ready  func() bool
 }
 
 // writerPeerPort is where the writer's frames go on the peer.
@@ -38,6 +41,10 @@ func runUnderLoad(t *testing.T, l *link, port dataplane.Port, ld load) int {
 	var readErr, writeErr error
 	var written int
 	var stop atomic.Bool
+	var reads atomic.Int64
+	if ld.ready == nil {
+		ld.ready = func() bool { return reads.Load() > 0 }
+	}
 	wg.Go(func() { // reader
 		pkts := newPackets(32)
 		for {
@@ -49,6 +56,7 @@ func runUnderLoad(t *testing.T, l *link, port dataplane.Port, ld load) int {
 			for _, pk := range pkts[:n] {
 				ld.onRead(pk)
 			}
+			reads.Add(int64(n))
 		}
 	})
 	wg.Go(func() { // writer
@@ -81,6 +89,12 @@ func runUnderLoad(t *testing.T, l *link, port dataplane.Port, ld load) int {
 			got++
 		}
 	}
+	// The flood may start late (the peer's kernel resolves our address
+	// first): close only once the reader is busy too.
+	for !ld.ready() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ready := ld.ready()
 	if err := port.Close(); err != nil {
 		t.Errorf("Close under load: %v", err)
 	}
@@ -89,8 +103,8 @@ func runUnderLoad(t *testing.T, l *link, port dataplane.Port, ld load) int {
 	if !errors.Is(readErr, dataplane.ErrPortClosed) || !errors.Is(writeErr, dataplane.ErrPortClosed) {
 		t.Fatalf("after Close: reader %v, writer %v", readErr, writeErr)
 	}
-	if got < 200 {
-		t.Fatalf("peer got %d of the writer's packets, want 200", got)
+	if got < 200 || !ready {
+		t.Fatalf("peer got %d of the writer's packets (want 200); the reader read %d, enough: %v", got, reads.Load(), ready)
 	}
 	return written
 }

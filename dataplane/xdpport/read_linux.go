@@ -47,6 +47,11 @@ func (p *Port) tryRead(pkts []*dataplane.Packet) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if n == 0 {
+		// The caller may wait next: post what the writer recycled since
+		// giveBack, so that the kernel has frames to receive into.
+		p.sock.Refill()
+	}
 	k := p.lend(pkts, n)
 	if k > 0 {
 		p.holding.Store(true)
@@ -79,9 +84,13 @@ func (p *Port) lend(pkts []*dataplane.Packet, n int) int {
 
 // giveBack releases the frames lent in the previous batch to the fill ring,
 // except those the writer took to send in place: the completion ring
-// returns those.
+// returns those to the transmitting side, which hands them on through the
+// socket's recycle ring, so the fill ring is topped up from there too
+// (without that, a reader whose batches all go back out in place would
+// empty the fill ring within a few batches and wait forever).
 func (p *Port) giveBack() {
 	if len(p.held) == 0 {
+		p.sock.Refill()
 		return
 	}
 	rel := p.release[:0]
@@ -93,7 +102,9 @@ func (p *Port) giveBack() {
 	p.held = p.held[:0]
 	p.holding.Store(false)
 	if len(rel) > 0 {
-		p.sock.Release(rel)
+		p.sock.Release(rel) // and Refill
+	} else {
+		p.sock.Refill()
 	}
 }
 

@@ -69,6 +69,10 @@ func (p *Port) writeChunk(chunk []*dataplane.Packet) (int, error) {
 	for _, d := range descs[queued:] {
 		p.sock.FreeFrame(d.Addr)
 	}
+	// In copy mode the kick sent the chunk before it returned: reap it
+	// now, so that frames received and sent in place reach the reader's
+	// fill ring a batch earlier than the next write would take them.
+	p.sock.Complete()
 	if err == nil {
 		err = stop
 	}
