@@ -27,7 +27,8 @@ const mqUnderlayQueues = 4
 // against node 1's kernel VXLAN device, several TCP flows from a pod of
 // node 1 arrive intact at a pod of node 2, and the per-queue counters show
 // that more than one queue carried them. Before, tunnel packets on queues
-// other than the one socket's passed to the kernel and were lost.
+// other than the one socket's passed to the kernel and were lost. With
+// xdp.queue set, the daemon serves that queue alone and warns.
 //
 // The flows spread because each veth delivers on the receiving end's RX
 // queue of the index it was sent on, and node 1 picks its TX queue per flow
@@ -82,6 +83,16 @@ func TestXDPMultiQueueUnderlay(t *testing.T) {
 	log := d.stop(t)
 	if got := strings.Count(log, "xdp counters"); got != mqUnderlayQueues {
 		t.Errorf("%d xdp counters lines at exit, want one per queue:\n%s", got, linesWith(log, "xdp counters"))
+	}
+
+	// xdp.queue set: that queue alone, and a warning about the others.
+	d = startDaemon(t, n2, cfg+"xdp:\n  queue: 1\n")
+	log = d.stop(t)
+	if lines := linesWith(log, "AF_XDP underlay"); strings.Count(lines, "AF_XDP underlay") != 1 || !strings.Contains(lines, "queue=1 ") {
+		t.Errorf("with xdp.queue 1, want one AF_XDP underlay line for queue 1:\n%s", lines)
+	}
+	if !strings.Contains(log, "xdp.queue restricts") {
+		t.Errorf("no warning about the queues xdp.queue leaves out:\n%s", log)
 	}
 }
 
