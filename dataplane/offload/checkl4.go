@@ -32,9 +32,10 @@ func CheckL4(pkt []byte) L4Checksum {
 		return L4None
 	}
 	var (
-		l4     []byte
-		proto  uint8
-		pseudo uint32
+		l4    []byte
+		proto uint8
+		addrs   int // offset of the source and destination addresses
+		addrLen int // bytes of both
 	)
 	switch pkt[0] >> 4 {
 	case 4:
@@ -42,14 +43,12 @@ func CheckL4(pkt []byte) L4Checksum {
 		if ihl < 20 || len(pkt) < ihl || binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 {
 			return L4None // fragments are checked after reassembly, by the pod
 		}
-		proto, l4 = pkt[9], pkt[ihl:]
-		pseudo = encap.PseudoHeader4([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), proto, len(l4))
+		proto, l4, addrs, addrLen = pkt[9], pkt[ihl:], 12, 8
 	case 6:
 		if len(pkt) < 40 {
 			return L4None
 		}
-		proto, l4 = pkt[6], pkt[40:]
-		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[8:24]), (*[16]byte)(pkt[24:40]), proto, len(l4))
+		proto, l4, addrs, addrLen = pkt[6], pkt[40:], 8, 32
 	default:
 		return L4None
 	}
@@ -69,14 +68,27 @@ func CheckL4(pkt []byte) L4Checksum {
 	if proto == 17 && field == 0 && pkt[0]>>4 == 4 {
 		return L4None // IPv4 UDP without checksum
 	}
-	sum := encap.Sum(l4, 0)
-	if encap.Fold(sum+pseudo) == 0xffff {
+	// The addresses of the pseudo-header are the header's own bytes, and
+	// without IPv4 options they run straight into the L4 header: one pass
+	// sums both (the protocol and length words come in as the initial
+	// sum). A one's-complement sum is the same however its words are
+	// grouped, so this equals the pseudo-header sum plus the segment sum.
+	lenProto := uint32(proto) + uint32(len(l4))
+	var sum uint32
+	if len(pkt)-len(l4) == addrs+addrLen {
+		sum = encap.Sum(pkt[addrs:], lenProto)
+	} else { // IPv4 options lie between
+		sum = encap.Sum(l4, encap.Sum(pkt[addrs:addrs+addrLen], lenProto))
+	}
+	if sum == 0xffff {
 		return L4Valid
 	}
-	if uint32(field) == encap.Fold(pseudo) {
+	pseudo := encap.Sum(pkt[addrs:addrs+addrLen], lenProto)
+	if uint32(field) == pseudo {
 		// The field holds the pseudo-header sum, so the sum over the
-		// segment as it is already includes it.
-		c := ^uint16(encap.Fold(sum))
+		// segment as it is already includes it: take the pseudo-header
+		// out again (one's-complement subtraction).
+		c := ^uint16(encap.Fold(sum + 0xffff - pseudo))
 		if proto == 17 && c == 0 {
 			c = 0xffff
 		}
