@@ -138,6 +138,27 @@ func (f *fib) route(dst netip.Addr) (hop uint32, prefixLen uint8, ok bool) {
 	return f.v6.Lookup(&a)
 }
 
+// peerMemo answers one batch's peerHop calls, remembering the last
+// underlay address and its answer: a batch read from the underlay mostly
+// comes from one or few peers. Start each batch with a fresh memo, as for
+// routeMemo4.
+type peerMemo struct {
+	f     *fib
+	addr  netip.Addr
+	hop   uint32
+	ok    bool
+	valid bool
+}
+
+// peerHop is fib.peerHop, memoized.
+func (m *peerMemo) peerHop(a netip.Addr) (hop uint32, ok bool) {
+	if !m.valid || m.addr != a {
+		m.hop, m.ok = m.f.peerHop(a)
+		m.addr, m.valid = a, true
+	}
+	return m.hop, m.ok
+}
+
 // routeMemo4 answers the IPv4 lookups of one batch on one table version,
 // remembering the last address looked up and its answer. The packets of a
 // batch come mostly from few flows (a busy TCP stream fills whole

@@ -26,6 +26,7 @@ type ingressLoop struct {
 	// srcRoutes and dstRoutes memoize one batch's IPv4 lookups of inner
 	// sources (the spoofing check) and destinations.
 	srcRoutes, dstRoutes routeMemo4
+	peers                peerMemo
 
 	// write is the list handed to the pod port after checksum checks and
 	// coalescing; gro, groBufs and groViews exist when the pod port takes
@@ -101,6 +102,7 @@ func (l *ingressLoop) forward(batch []*Packet) {
 	}
 	if f != nil {
 		l.srcRoutes, l.dstRoutes = newRouteMemo4(f), newRouteMemo4(f)
+		l.peers = peerMemo{f: f}
 	}
 	l.out = l.out[:0]
 	for _, p := range batch {
@@ -244,7 +246,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if l.e.opts.UnderlayKind == UnderlayUDP {
 		// Who sent it is checked before any parsing: junk from strangers
 		// costs one map lookup.
-		if hop, known = f.peerHop(outerSrc); !known {
+		if hop, known = l.peers.peerHop(outerSrc); !known {
 			l.drop(tr, traced, dgram, ReasonUnknownPeer)
 			return
 		}
@@ -262,13 +264,15 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 				return
 			}
 		}
-		d, r := encap.DecapIP(dgram[ipOff:], &f.decap)
-		if r != encap.DropNone {
+		// DecapIPTo, not DecapIP: the returned struct (two netip.Addrs)
+		// was copied for every packet.
+		var d encap.Decapped
+		if r := encap.DecapIPTo(&d, dgram[ipOff:], &f.decap); r != encap.DropNone {
 			l.drop(tr, traced, dgram, FromEncap(r))
 			return
 		}
 		outerSrc = d.OuterSrc
-		if hop, known = f.peerHop(outerSrc); !known {
+		if hop, known = l.peers.peerHop(outerSrc); !known {
 			l.drop(tr, traced, dgram, ReasonUnknownPeer)
 			return
 		}
