@@ -48,8 +48,17 @@ func TestEndToEnd(t *testing.T) {
 			for _, n := range tp.Nodes {
 				ds = append(ds, startDaemon(t, n, nodeConfig(tp, n, c.io, c.encap, c.port)))
 			}
-			pingBothWays(t, tp)
 			a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[1]
+			defer func() {
+				if t.Failed() { // what the daemons counted, and the sender's path MTU
+					for _, d := range ds {
+						t.Logf("podfwd on %s: %s", d.node.Namespace, linesWith(d.stop(t), "counters", "WARN", "ERROR"))
+					}
+					out, _ := b.Command(context.Background(), "ip", "-6", "route", "get", a.IPv6.String()).CombinedOutput()
+					t.Logf("pod %s: ip -6 route get %s: %s", b.Namespace, a.IPv6, out)
+				}
+			}()
+			pingBothWays(t, tp)
 			transfer(t, a, b, b.IPv4, 64<<20)
 			transfer(t, b, a, a.IPv6, 8<<20)
 			if c.encap == "none" {
