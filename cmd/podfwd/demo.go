@@ -18,9 +18,10 @@ import (
 
 // demoCommand shows podfwd working on this machine: the harness of
 // `podfwd bench --quick` over the modes podfwd runs today (the kernel's
-// datapaths, the udp-process baseline, tun io in each encap and native
-// routing), one short run of TCP, 64-byte UDP and request/response each,
-// printed as tables with ratios to the kernel VXLAN device.
+// datapaths, the udp-process baseline, tun io in each encap, native
+// routing, and AF_XDP on the underlay alone and on the pods' veths too),
+// one short run of TCP, 64-byte UDP and request/response each, printed as
+// tables with ratios to the kernel VXLAN device.
 func demoCommand(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dur := fs.Duration("duration", time.Second, "traffic time per test and mode")
@@ -38,9 +39,13 @@ func demoCommand(args []string) error {
 
 	fmt.Println("podfwd demo: 2 nodes x 2 pods in network namespaces, pod 1.1 -> pod 2.1 across nodes, one short run per test")
 	fmt.Println("(podfwd bench measures properly: 3 runs, more tests, CPU cost, JSON and charts)")
+	xdpModes, err := bench.SelectModes("xdp/vxlan,xdp-pods/vxlan")
+	if err != nil {
+		return err
+	}
 	_, terr := unix.IoctlGetTermios(int(os.Stderr.Fd()), unix.TCGETS)
 	rep, err := bench.Run(ctx, bench.Config{
-		Modes:       bench.DefaultModes(),
+		Modes:       append(bench.DefaultModes(), xdpModes...),
 		Tests:       []string{bench.TestTCP1, bench.TestUDP64, bench.TestRR},
 		Runs:        1,
 		Duration:    *dur,
