@@ -89,6 +89,11 @@ type DirectPort interface {
 type Engine struct {
 	opts     Options
 	errLog   errorLog
+	// podWriteMu serializes the pod ports' writers when two ingress loops
+	// run (IPIP with Underlay6): a Port takes one writer at a time, and a
+	// TUN's write state is per port. Unused (never locked) otherwise.
+	podWriteMu     sync.Mutex
+	podWriteShared bool
 	fib      atomic.Pointer[fib]
 	tracer   atomic.Pointer[tracerBox]
 	Counters Counters
@@ -115,7 +120,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{opts: opts}
+	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil}
 	e.errLog.log = opts.Logger
 	return e, nil
 }

@@ -151,7 +151,14 @@ func (l *ingressLoop) writePod(port Port, pkts []*Packet) {
 	if len(pkts) == 0 {
 		return
 	}
+	if l.e.podWriteShared {
+		l.e.podWriteMu.Lock()
+	}
 	n, err := port.WriteBatch(pkts)
+	if l.e.podWriteShared {
+		l.e.podWriteMu.Unlock()
+	}
+	n = min(max(n, 0), len(pkts)) // a port's count is never trusted to index with
 	for _, p := range pkts[:n] {
 		l.tally.txPackets++
 		l.tally.txBytes += uint64(p.Len())
