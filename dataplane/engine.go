@@ -94,6 +94,10 @@ type Engine struct {
 	// TUN's write state is per port. Unused (never locked) otherwise.
 	podWriteMu     sync.Mutex
 	podWriteShared bool
+	// underlayWriteMu does the same for the underlay ports when two egress
+	// loops run (the TUN's and the direct pod port's).
+	underlayWriteMu     sync.Mutex
+	underlayWriteShared bool
 	fib      atomic.Pointer[fib]
 	tracer   atomic.Pointer[tracerBox]
 	Counters Counters
@@ -120,7 +124,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil}
+	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil, underlayWriteShared: opts.PodDirect != nil}
 	e.errLog.log = opts.Logger
 	return e, nil
 }

@@ -88,3 +88,40 @@ func TestConcurrentIngressLoopsShareThePodPort(t *testing.T) {
 		t.Errorf("%d pod-port writes overlapped another", n)
 	}
 }
+
+// With a direct pod port the engine runs two egress loops (the TUN's and
+// the direct port's), both sending on the one underlay port: their writes
+// must never overlap either (an AF_XDP TX ring has one producer).
+func TestConcurrentEgressLoopsShareTheUnderlay(t *testing.T) {
+	ul := &oneWriterPort{MemPort: NewMemPort("underlay", 64)}
+	ul.Discard = true
+	direct := &memDirect{MemPort: NewMemPort("pods", 64)}
+	e, err := New(Options{Pod: NewMemPort("tun", 64), Underlay: ul, Local: NewMemPort("local", 64), PodDirect: direct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetConfig(testConfig(encap.KindVXLAN)); err != nil {
+		t.Fatal(err)
+	}
+	pkt := udpPacket(t, localPod, remotePod, 64, false, 200)
+	var wg sync.WaitGroup
+	for _, port := range []Port{e.opts.Pod, direct} {
+		l := newEgressLoop(e, port)
+		wg.Go(func() {
+			for range 300 {
+				for _, p := range l.batch[:8] {
+					p.Reset(Headroom)
+					p.SetLen(copy(p.Buf[p.Start:], pkt))
+				}
+				l.forward(l.batch[:8])
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := e.Counters.Egress.Tx.Packets.Load(), uint64(2*300*8); got != want {
+		t.Fatalf("sent %d packets, want %d", got, want)
+	}
+	if n := ul.overlaps.Load(); n != 0 {
+		t.Errorf("%d underlay writes overlapped another", n)
+	}
+}
