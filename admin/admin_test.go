@@ -275,3 +275,33 @@ func TestListenUnixInUse(t *testing.T) {
 	}
 	l2.Close()
 }
+
+// Where the kernel forwards (encap none, io kernel) a trace would stay
+// silent forever: /trace and /simulate say why instead; health, readiness
+// and status still answer.
+func TestKernelForwardingRefusesTraces(t *testing.T) {
+	e, err := dataplane.New(dataplane.Options{Pod: dataplane.NewMemPort("none", 1), Underlay: dataplane.NewMemPort("none", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetConfig(testConfig()); err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(e, nil, Info{Node: "n1", IO: "kernel", KernelForwards: true})
+	defer srv.Close()
+	for path, want := range map[string]int{
+		"/trace": http.StatusNotImplemented,
+		"/simulate?packet=src+10.244.1.2+dst+10.244.2.2+udp+dport+53": http.StatusNotImplemented,
+		"/status": http.StatusOK,
+		"/readyz": http.StatusOK,
+	} {
+		rec := httptest.NewRecorder()
+		srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d %q, want %d", path, rec.Code, rec.Body.String(), want)
+		}
+		if want == http.StatusNotImplemented && !strings.Contains(rec.Body.String(), "forwarded by the kernel") {
+			t.Errorf("%s: %q does not say why", path, rec.Body.String())
+		}
+	}
+}

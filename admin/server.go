@@ -24,6 +24,25 @@ type Info struct {
 	// Frames says the engine's underlay carries whole Ethernet frames
 	// (xdp io), so traces look past an outer Ethernet header.
 	Frames bool `json:"frames,omitempty"`
+	// KernelForwards says the kernel carries the pod traffic and podfwd
+	// only programs it (encap none, io kernel): the engine sees no packet,
+	// so /trace and /simulate answer 501 with that reason instead of a
+	// trace that stays silent.
+	KernelForwards bool `json:"kernelForwards,omitempty"`
+}
+
+// errKernelForwards is the answer to /trace and /simulate when podfwd
+// forwards nothing itself.
+const errKernelForwards = "this node's pod traffic is forwarded by the kernel (encap none or io kernel): podfwd sees no packets to trace; use tcpdump on the node"
+
+// refuseKernelPath answers 501 when the kernel forwards; it reports
+// whether it did.
+func (s *Server) refuseKernelPath(w http.ResponseWriter) bool {
+	if !s.info.KernelForwards {
+		return false
+	}
+	http.Error(w, errKernelForwards, http.StatusNotImplemented)
+	return true
 }
 
 // Server serves the admin API and the metrics of one engine. Its handlers
@@ -180,6 +199,9 @@ func (s *Server) handleStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) handleSimulate(w http.ResponseWriter, r *http.Request) {
+	if s.refuseKernelPath(w) {
+		return
+	}
 	sp, err := trace.ParseSpec(r.URL.Query().Get("packet"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -55,6 +55,9 @@ func (s *Server) detach(t *trace.Tracer) trace.Stats {
 // goes away or the server closes. Query: filter (tcpdump-like), wire=1 to
 // include the packet bytes (for pcap), snaplen, ring.
 func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) {
+	if s.refuseKernelPath(w) {
+		return
+	}
 	q := r.URL.Query()
 	f, err := trace.ParseFilter(q.Get("filter"))
 	if err != nil {

@@ -29,6 +29,45 @@ func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, 
 	}
 	tun := file.TUN.Name
 	srv.Ready = func() error { return linkUp(tun) }
+	return serveAdmin(log, file, srv), nil
+}
+
+// startKernelPathAdmin is startAdmin for the modes where the kernel
+// forwards and podfwd only programs it (encap none, io kernel): the same
+// listeners, so that the DaemonSet's probes and the scrape work in every
+// mode, over an engine that is never run and only holds the config in
+// force (generation, peers, config-applied in the metrics; its forwarding
+// counters stay 0, which is true). Traces are refused with the reason.
+// setConfig installs each later config; ready says whether the node's
+// kernel is programmed.
+func startKernelPathAdmin(log *slog.Logger, file *control.File, cfg *dataplane.Config, ready func() error, extra ...prometheus.Collector) (setConfig func(*dataplane.Config), stop func(), err error) {
+	engine, err := dataplane.New(dataplane.Options{Pod: dataplane.NewMemPort("kernel", 1), Underlay: dataplane.NewMemPort("kernel", 1), Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	setConfig = func(c *dataplane.Config) {
+		if err := engine.SetConfig(c); err != nil {
+			log.Warn("admin: config not shown in metrics", "err", err)
+		}
+	}
+	setConfig(cfg)
+	io := file.IO
+	if _, native, _ := control.EncapKind(file.Encap); native {
+		io = "native"
+	}
+	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: io, KernelForwards: true})
+	for _, c := range extra {
+		if err := srv.Registry().Register(c); err != nil {
+			log.Warn("metrics collector not registered", "err", err)
+		}
+	}
+	srv.Ready = ready
+	return setConfig, serveAdmin(log, file, srv), nil
+}
+
+// serveAdmin opens the configured listeners for srv; the returned stop
+// ends trace sessions and closes them.
+func serveAdmin(log *slog.Logger, file *control.File, srv *admin.Server) (stop func()) {
 	var servers []*http.Server
 	serve := func(what string, l net.Listener, h http.Handler) {
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
@@ -63,7 +102,7 @@ func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, 
 				hs.Close()
 			}
 		}
-	}, nil
+	}
 }
 
 // linkUp says why the pod-side link is not up, or nil.

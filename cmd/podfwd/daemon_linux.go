@@ -186,9 +186,19 @@ func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		_ = control.RemoveOwnedRoutes()
 		return fmt.Errorf("routes: %w", err)
 	}
+	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg, func() error { return nil }, extraCollectors...)
+	if err != nil {
+		_ = control.RemoveOwnedRoutes()
+		return err
+	}
+	defer stopAdmin()
 	log.Info("podfwd up", "node", file.NodeName, "encap", "none", "routes", len(routes))
 	applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
-		return control.ReconcileRoutes(nativeRoutes(log, next))
+		if err := control.ReconcileRoutes(nativeRoutes(log, next)); err != nil {
+			return err
+		}
+		showConfig(next)
+		return nil
 	})
 	<-ctx.Done()
 	if err := control.RemoveOwnedRoutes(); err != nil {

@@ -62,6 +62,7 @@ func TestEndToEnd(t *testing.T) {
 			transfer(t, a, b, b.IPv4, 64<<20)
 			transfer(t, b, a, a.IPv6, 8<<20)
 			if c.encap == "none" {
+				probesAnswer(t, tp.Nodes[0])
 				return
 			}
 			checkTooBig(t, tp, c)

@@ -21,9 +21,24 @@ func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		}
 		return err
 	}
+	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg,
+		func() error { return linkUp(control.KernelVXLANDevice) }, extraCollectors...)
+	if err != nil {
+		if rerr := k.Remove(); rerr != nil {
+			log.Warn("cleaning up after a failed start", "err", rerr)
+		}
+		return err
+	}
+	defer stopAdmin()
 	log.Info("podfwd up", "node", file.NodeName, "io", "kernel", "device", control.KernelVXLANDevice,
 		"vni", cfg.VNI, "underlay", cfg.LocalUnderlay, "peers", len(cfg.Peers))
-	applyUpdates(ctx, log, updates, k.Apply)
+	applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
+		if err := k.Apply(next); err != nil {
+			return err
+		}
+		showConfig(next)
+		return nil
+	})
 	<-ctx.Done()
 	if err := k.Remove(); err != nil {
 		return err
