@@ -259,14 +259,7 @@ func (l *egressLoop) send(port Port, pkts []*Packet) {
 	if len(pkts) == 0 {
 		return
 	}
-	if l.e.underlayWriteShared {
-		l.e.underlayWriteMu.Lock()
-	}
-	n, err := port.WriteBatch(pkts)
-	if l.e.underlayWriteShared {
-		l.e.underlayWriteMu.Unlock()
-	}
-	n = min(max(n, 0), len(pkts)) // a port's count is never trusted to index with
+	n, err := write(port, pkts, &l.e.underlayWriteMu, l.e.underlayWriteShared)
 	for _, p := range pkts[:n] {
 		segs := uint64(1)
 		if p.Segments > 1 {

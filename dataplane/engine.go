@@ -192,6 +192,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
+// write hands pkts to port, holding mu while it writes when shared (two
+// loops write that port: see Engine.podWriteMu), and returns how many the
+// port took, clamped to the batch: a port's count is never trusted to
+// index with.
+func write(port Port, pkts []*Packet, mu *sync.Mutex, shared bool) (int, error) {
+	if shared {
+		mu.Lock()
+	}
+	n, err := port.WriteBatch(pkts)
+	if shared {
+		mu.Unlock()
+	}
+	return min(max(n, 0), len(pkts)), err
+}
+
 // newBatch takes n packets of size bufSize from a pool of exactly n, so a
 // loop's buffers are made once at start and reused for every batch.
 func newBatch(n, bufSize int) []*Packet {

@@ -151,14 +151,7 @@ func (l *ingressLoop) writePod(port Port, pkts []*Packet) {
 	if len(pkts) == 0 {
 		return
 	}
-	if l.e.podWriteShared {
-		l.e.podWriteMu.Lock()
-	}
-	n, err := port.WriteBatch(pkts)
-	if l.e.podWriteShared {
-		l.e.podWriteMu.Unlock()
-	}
-	n = min(max(n, 0), len(pkts)) // a port's count is never trusted to index with
+	n, err := write(port, pkts, &l.e.podWriteMu, l.e.podWriteShared)
 	for _, p := range pkts[:n] {
 		l.tally.txPackets++
 		l.tally.txBytes += uint64(p.Len())
