@@ -71,11 +71,34 @@ func TestReconcileRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		assertOwned(t, "10.244.2.0/24")
+		// A route that changed is replaced, one deleted behind our back is
+		// added again: only routes present exactly as wanted are skipped.
+		other, _ := netlink.LinkByName("pfdummy1")
+		gw := Route{Dst: r1.Dst, LinkIndex: other.Attrs().Index} // moved to another device
+		if err := ReconcileRoutes([]Route{gw, r2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.RouteDel(r2.netlink()); err != nil {
+			t.Fatal(err)
+		}
+		if err := ReconcileRoutes([]Route{gw, r2}); err != nil {
+			t.Fatal(err)
+		}
+		assertOwned(t, "10.244.2.0/24", "10.244.3.0/24")
+		rs, err := OwnedRoutes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Dst.String() == "10.244.2.0/24" && r.LinkIndex != gw.LinkIndex {
+				t.Errorf("10.244.2.0/24 not moved to pfdummy1: %+v", r)
+			}
+		}
 		if err := RemoveOwnedRoutes(); err != nil {
 			t.Fatal(err)
 		}
 		assertOwned(t)
-		rs, err := netlink.RouteList(l, netlink.FAMILY_V4)
+		rs, err = netlink.RouteList(l, netlink.FAMILY_V4)
 		if err != nil {
 			t.Fatal(err)
 		}
