@@ -35,6 +35,7 @@ func TestKubeAPIServer(t *testing.T) {
 	sa := serviceAccountClient(t, c)
 	t.Run("ConfigFollowsNodes", func(t *testing.T) { testConfigFollowsNodes(t, admin, sa) })
 	t.Run("PublishNode", func(t *testing.T) { testPublishNode(t, admin, sa) })
+	t.Run("EnsurePublishedAfterNodeRecreated", func(t *testing.T) { testEnsurePublished(t, admin, sa) })
 	t.Run("Outage", func(t *testing.T) { testOutage(t, c, admin, sa) })
 }
 
@@ -241,6 +242,42 @@ func testPublishNode(t *testing.T, admin, sa kubernetes.Interface) {
 	v := viewNode(got, true)
 	if v.skip != "" || v.peer.Underlay != base.LocalUnderlay || v.peer.VTEPMAC != base.LocalVTEPMAC {
 		t.Errorf("a peer reads our Node as %+v (skip %q)", v.peer, v.skip)
+	}
+}
+
+// testEnsurePublished deletes our Node after publishing, as an operator
+// or a cloud controller may, and lets the kubelet register it again: the
+// re-check finds our annotations and condition gone and writes them back
+// (as the ServiceAccount), and a second re-check writes nothing.
+func testEnsurePublished(t *testing.T, admin, sa kubernetes.Interface) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	createNode(ctx, t, admin, "rep-self", "10.244.21.0/24", "10.0.2.2")
+	ann := NodeAnnotations(kubeTestBase("10.0.2.2"), "vxlan")
+	if wrote, err := EnsurePublished(ctx, sa, "rep-self", ann, true, time.Now()); err != nil || !wrote {
+		t.Fatalf("first EnsurePublished = %v, %v; want a write", wrote, err)
+	}
+	if wrote, err := EnsurePublished(ctx, sa, "rep-self", ann, true, time.Now()); err != nil || wrote {
+		t.Fatalf("EnsurePublished with everything in place = %v, %v; want no write", wrote, err)
+	}
+	if err := admin.CoreV1().Nodes().Delete(ctx, "rep-self", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createNode(ctx, t, admin, "rep-self", "10.244.21.0/24", "10.0.2.2") // the kubelet registers it again
+	if wrote, err := EnsurePublished(ctx, sa, "rep-self", ann, true, time.Now()); err != nil || !wrote {
+		t.Fatalf("EnsurePublished on the re-created Node = %v, %v; want a write", wrote, err)
+	}
+	got, err := admin.CoreV1().Nodes().Get(ctx, "rep-self", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range ann {
+		if got.Annotations[k] != v {
+			t.Errorf("annotation %s = %q after re-publishing, want %q", k, got.Annotations[k], v)
+		}
+	}
+	if !networkAvailable(got) {
+		t.Errorf("NetworkUnavailable not False after re-publishing: %+v", got.Status.Conditions)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"k8s.io/client-go/kubernetes"
 )
 
 // runKube runs the daemon, whose file and configs' template base are
@@ -54,9 +55,11 @@ func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *da
 	}
 	up := make(chan *dataplane.Config)
 	go relayUntilUp(ctx, first, src.Updates(), up, func() {
-		retry(ctx, log, "setting NetworkUnavailable=False", func() error {
+		if retry(ctx, log, "setting NetworkUnavailable=False", func() error {
 			return control.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
-		})
+		}) {
+			keepPublished(ctx, log, client, file.NodeName, ann)
+		}
 	})
 	extraCollectors = append(extraCollectors, newKubeCollector(src))
 	return runDaemon(ctx, log, file, first, up)
@@ -84,6 +87,33 @@ func relayUntilUp(ctx context.Context, first *dataplane.Config, in <-chan *datap
 				return
 			case out <- cfg:
 			}
+		}
+	}
+}
+
+// nodeRecheck is how often the daemon checks that its Node still carries
+// its annotations and condition: one GET of one Node per node and minute.
+const nodeRecheck = time.Minute
+
+// keepPublished re-checks our Node every nodeRecheck until ctx ends and
+// writes back what went missing: a Node deleted and registered again by
+// its kubelet loses our annotations (peers drop us) and comes back with
+// NetworkUnavailable=True (no pods are scheduled to it).
+func keepPublished(ctx context.Context, log *slog.Logger, client kubernetes.Interface, node string, ann map[string]string) {
+	t := time.NewTicker(nodeRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		wrote, err := control.EnsurePublished(ctx, client, node, ann, true, time.Now())
+		switch {
+		case err != nil:
+			log.Warn("kubernetes: re-checking our Node", "err", err)
+		case wrote:
+			log.Info("kubernetes: our Node had lost its podfwd annotations or condition; written again", "node", node)
 		}
 	}
 }
