@@ -29,7 +29,9 @@ func (r Route) key() string { return fmt.Sprintf("%s|%s|%d", r.Dst, r.Gateway, r
 // fullKey is key plus the flag that changes how the kernel uses the
 // route: a route already in the kernel with the same fullKey needs no
 // replace.
-func (r Route) fullKey() string { return fmt.Sprintf("%s|%v", r.key(), r.OnLink && r.Gateway.IsValid()) }
+func (r Route) fullKey() string {
+	return fmt.Sprintf("%s|%v", r.key(), r.OnLink && r.Gateway.IsValid())
+}
 
 func (r Route) netlink() *netlink.Route {
 	nr := &netlink.Route{
