@@ -87,8 +87,8 @@ type DirectPort interface {
 // installed Config. Its configuration can be replaced at any time with
 // SetConfig; readers never lock.
 type Engine struct {
-	opts     Options
-	errLog   errorLog
+	opts   Options
+	errLog errorLog
 	// podWriteMu serializes the pod ports' writers when two ingress loops
 	// run (IPIP with Underlay6): a Port takes one writer at a time, and a
 	// TUN's write state is per port. Unused (never locked) otherwise.
@@ -98,9 +98,9 @@ type Engine struct {
 	// loops run (the TUN's and the direct pod port's).
 	underlayWriteMu     sync.Mutex
 	underlayWriteShared bool
-	fib      atomic.Pointer[fib]
-	tracer   atomic.Pointer[tracerBox]
-	Counters Counters
+	fib                 atomic.Pointer[fib]
+	tracer              atomic.Pointer[tracerBox]
+	Counters            Counters
 }
 
 // ErrNoPorts is returned by New when a required port is missing.

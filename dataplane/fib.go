@@ -26,16 +26,16 @@ type nextHop struct {
 // next-hop index, the next hops, and the peers by underlay address. It is
 // immutable; the engine swaps whole fibs atomically.
 type fib struct {
-	cfg        *Config
-	v4         *lpm.Table4
-	v6         *lpm.Table6
-	hops       []nextHop
-	peers4     map[uint32]uint32   // IPv4 peer underlay address -> next-hop index
-	peers6     map[[16]byte]uint32 // IPv6 peer underlay address -> next-hop index
-	decap      encap.DecapConfig
-	tunnelMTU  int
-	icmpSrc4   netip.Addr
-	icmpSrc6   netip.Addr
+	cfg       *Config
+	v4        *lpm.Table4
+	v6        *lpm.Table6
+	hops      []nextHop
+	peers4    map[uint32]uint32   // IPv4 peer underlay address -> next-hop index
+	peers6    map[[16]byte]uint32 // IPv6 peer underlay address -> next-hop index
+	decap     encap.DecapConfig
+	tunnelMTU int
+	icmpSrc4  netip.Addr
+	icmpSrc6  netip.Addr
 }
 
 // compile validates cfg and builds its fib.
@@ -44,15 +44,15 @@ func compile(cfg *Config) (*fib, error) {
 		return nil, err
 	}
 	f := &fib{
-		cfg:        cfg,
-		v4:         lpm.NewTable4(),
-		v6:         lpm.NewTable6(),
-		hops:       make([]nextHop, 1, 1+len(cfg.Peers)),
-		peers4:     make(map[uint32]uint32, len(cfg.Peers)),
-		peers6:     make(map[[16]byte]uint32),
-		tunnelMTU:  cfg.TunnelMTU(),
-		icmpSrc4:   cfg.ICMPSource4,
-		icmpSrc6:   cfg.ICMPSource6,
+		cfg:       cfg,
+		v4:        lpm.NewTable4(),
+		v6:        lpm.NewTable6(),
+		hops:      make([]nextHop, 1, 1+len(cfg.Peers)),
+		peers4:    make(map[uint32]uint32, len(cfg.Peers)),
+		peers6:    make(map[[16]byte]uint32),
+		tunnelMTU: cfg.TunnelMTU(),
+		icmpSrc4:  cfg.ICMPSource4,
+		icmpSrc6:  cfg.ICMPSource6,
 	}
 	var b4, b6 lpm.Batch
 	for _, p := range cfg.LocalPodCIDRs {

@@ -32,8 +32,8 @@ func CheckL4(pkt []byte) L4Checksum {
 		return L4None
 	}
 	var (
-		l4    []byte
-		proto uint8
+		l4      []byte
+		proto   uint8
 		addrs   int // offset of the source and destination addresses
 		addrLen int // bytes of both
 	)
