@@ -14,14 +14,14 @@ import (
 	"github.com/podfwd/podfwd/internal/testenv"
 )
 
-// TestBenchQuickSmoke runs `podfwd bench --quick` on four modes (the
-// kernel reference, the baseline, podfwd's tun io and the xdp io, which
-// may be unsupported) and checks the JSON it writes is complete: the env,
+// TestBenchQuickSmoke runs `podfwd bench --quick` on five modes (the
+// kernel reference, the baseline, podfwd's tun io and the xdp io without
+// and with the pods' veths, which may be unsupported) and checks the JSON it writes is complete: the env,
 // a row per mode and test with every field, each ok or unsupported, and
 // every ok row moved traffic.
 func TestBenchQuickSmoke(t *testing.T) {
 	testenv.RequireRoot(t)
-	modes := []string{"kernel/vxlan", "udp-process/vxlan", "tun/vxlan", "xdp/vxlan"}
+	modes := []string{"kernel/vxlan", "udp-process/vxlan", "tun/vxlan", "xdp/vxlan", "xdp-pods/vxlan"}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
