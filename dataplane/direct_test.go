@@ -144,15 +144,6 @@ func (s *sendTracer) Record(ev *TraceEvent) {
 // What-if answers name the port the engine would really use.
 func TestSimulateNamesTheDirectPort(t *testing.T) {
 	e, _, _, _ := newDirectEngine(t, localPod)
-	// Node 2's engine in frame mode builds the packets node 2 would send.
-	peer, _, peerUL := newFrameEngine(t, encap.KindVXLAN)
-	cfg := testConfig(encap.KindVXLAN)
-	cfg.LocalUnderlay, cfg.LocalVTEPMAC, cfg.LocalUnderlayMAC = peerUnderlay, peerMAC, peerUnderlayMAC
-	cfg.LocalPodCIDRs, cfg.Peers[0] = cfg.Peers[0].PodCIDRs, Peer{Name: "node1", Underlay: ourUnderlay, VTEPMAC: ourMAC,
-		UnderlayMAC: ourUnderlayMAC, PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}}
-	if err := peer.SetConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		dst  netip.Addr
 		want string
@@ -160,10 +151,9 @@ func TestSimulateNamesTheDirectPort(t *testing.T) {
 		{localPod, "pods"},
 		{netip.MustParseAddr("10.244.1.99"), "tun"},
 	} {
-		forwardEgress(t, peer, udpPacket(t, remotePod, tc.dst, 63, true, 100))
-		frames, _ := peerUL.Written()
+		frame := peerFrames(t, udpPacket(t, remotePod, tc.dst, 63, true, 100))[0] // as node 2 sends it
 		tr := &sendTracer{}
-		e.Simulate(Ingress, frames[len(frames)-1][encap.EthernetLen:], tr)
+		e.Simulate(Ingress, frame[encap.EthernetLen:], tr)
 		if len(tr.ports) != 1 || tr.ports[0] != tc.want {
 			t.Errorf("to %s: simulated delivery through %v, want %s", tc.dst, tr.ports, tc.want)
 		}

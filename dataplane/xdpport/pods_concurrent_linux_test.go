@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/layers"
 	"github.com/podfwd/podfwd/dataplane"
 )
 
@@ -16,22 +15,7 @@ import (
 // watcher do; run with -race. Nothing may panic or race, and the set must
 // close cleanly afterwards.
 func TestConcurrentPodSetReaderWriterControl(t *testing.T) {
-	pods := []*podLink{newPodLink(t), newPodLink(t)}
-	ps, err := NewPodSet("pods", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := func(i int) int { return 2000 + i }
-	var routes []PodRoute
-	for i, p := range pods {
-		if err := ps.AddSocket(key(i), p.IfB, p.sock); err != nil {
-			t.Fatal(err)
-		}
-		routes = append(routes, PodRoute{Addr: p.AddrA, Ifindex: key(i), PodMAC: [6]byte(p.MACA), GatewayMAC: [6]byte(p.MACB)})
-	}
-	if err := ps.SetRoutes(routes); err != nil {
-		t.Fatal(err)
-	}
+	ps, pods, routes := newPodSetOver(t, 2)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var read, written atomic.Uint64
@@ -53,13 +37,7 @@ func TestConcurrentPodSetReaderWriterControl(t *testing.T) {
 		defer wg.Done()
 		var batch []*dataplane.Packet
 		for _, p := range pods {
-			pkt := podPacket(t, false, layers.IPProtocolUDP, 63, []byte("to the pod"))
-			copy(pkt[16:20], p.AddrA.AsSlice())
-			copy(pkt[12:16], p.AddrB.AsSlice())
-			fixIPv4AndUDP(pkt, 9)
-			buf := make([]byte, 128+len(pkt))
-			copy(buf[128:], pkt)
-			batch = append(batch, &dataplane.Packet{Buf: buf, Start: 128, End: len(buf)})
+			batch = append(batch, toPod(t, p, 9, []byte("to the pod")))
 		}
 		for {
 			select {
@@ -90,7 +68,7 @@ func TestConcurrentPodSetReaderWriterControl(t *testing.T) {
 			_ = ps.SetRoutes(routes)
 		}
 		if i == 200 {
-			ps.RemoveSocket(key(1))
+			ps.RemoveSocket(podKey(1))
 		}
 		time.Sleep(200 * time.Microsecond)
 	}

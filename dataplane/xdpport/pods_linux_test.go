@@ -84,25 +84,7 @@ func readPods(t *testing.T, ps *PodSet, pkts []*dataplane.Packet, want int) [][]
 // taken off and full checksums; a packet written to each pod's address
 // arrives in that pod's UDP socket.
 func TestPodSetReadsAndDeliversPerPod(t *testing.T) {
-	pods := []*podLink{newPodLink(t), newPodLink(t)}
-	ps, err := NewPodSet("pods", 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ps.Close() })
-	// Each pair lives in namespaces of its own, where ifindexes repeat;
-	// the set only uses them as names, so the test numbers them apart.
-	key := func(i int) int { return 1000 + i }
-	var routes []PodRoute
-	for i, p := range pods {
-		if err := ps.AddSocket(key(i), p.IfB, p.sock); err != nil {
-			t.Fatal(err)
-		}
-		routes = append(routes, PodRoute{Addr: p.AddrA, Ifindex: key(i), PodMAC: [6]byte(p.MACA), GatewayMAC: [6]byte(p.MACB)})
-	}
-	if err := ps.SetRoutes(routes); err != nil {
-		t.Fatal(err)
-	}
+	ps, pods, _ := newPodSetOver(t, 2)
 	for i, p := range pods {
 		c := p.udpOn(t, true, 40000)
 		if _, err := c.WriteToUDPAddrPort([]byte{byte(i), 'x', 'y'}, netip.AddrPortFrom(p.AddrB, 4789)); err != nil {
@@ -131,13 +113,7 @@ func TestPodSetReadsAndDeliversPerPod(t *testing.T) {
 		c := p.udpOn(t, true, 5000)
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
 		conns[i] = c
-		pkt := podPacket(t, false, layers.IPProtocolUDP, 63, []byte{'t', 'o', byte(i)})
-		copy(pkt[16:20], p.AddrA.AsSlice())
-		copy(pkt[12:16], p.AddrB.AsSlice())
-		fixIPv4AndUDP(pkt, 5000)
-		buf := make([]byte, 128+len(pkt))
-		copy(buf[128:], pkt)
-		out = append(out, &dataplane.Packet{Buf: buf, Start: 128, End: len(buf)})
+		out = append(out, toPod(t, p, 5000, []byte{'t', 'o', byte(i)}))
 	}
 	if n, err := ps.WriteBatch(out); n != 2 || err != nil {
 		t.Fatalf("WriteBatch = %d, %v", n, err)
@@ -152,7 +128,7 @@ func TestPodSetReadsAndDeliversPerPod(t *testing.T) {
 
 	// A pod that leaves: its address is no longer reached, a write to it
 	// is counted, and the set keeps reading the other pod.
-	ps.RemoveSocket(key(0))
+	ps.RemoveSocket(podKey(0))
 	if ps.Reaches(pods[0].AddrA) || !ps.Reaches(pods[1].AddrA) {
 		t.Fatal("Reaches after RemoveSocket is wrong")
 	}
@@ -167,6 +143,48 @@ func TestPodSetReadsAndDeliversPerPod(t *testing.T) {
 	if ps.nRetired.Load() != 0 {
 		t.Error("the removed socket was not closed by the reader")
 	}
+}
+
+// podKey names the socket of pods[i] in a set: each veth pair lives in
+// namespaces of its own, where ifindexes repeat, and the set only uses
+// them as names, so the tests number them apart.
+func podKey(i int) int { return 1000 + i }
+
+// newPodSetOver makes n pods and a PodSet serving all of them, with a
+// route to each; the set is closed when the test ends.
+func newPodSetOver(t *testing.T, n int) (*PodSet, []*podLink, []PodRoute) {
+	t.Helper()
+	ps, err := NewPodSet("pods", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	var pods []*podLink
+	var routes []PodRoute
+	for i := range n {
+		p := newPodLink(t)
+		if err := ps.AddSocket(podKey(i), p.IfB, p.sock); err != nil {
+			t.Fatal(err)
+		}
+		pods = append(pods, p)
+		routes = append(routes, PodRoute{Addr: p.AddrA, Ifindex: podKey(i), PodMAC: [6]byte(p.MACA), GatewayMAC: [6]byte(p.MACB)})
+	}
+	if err := ps.SetRoutes(routes); err != nil {
+		t.Fatal(err)
+	}
+	return ps, pods, routes
+}
+
+// toPod is a UDP datagram to p's port dport from the node side's address,
+// in a buffer with headroom, as the engine hands it to the set.
+func toPod(t testing.TB, p *podLink, dport uint16, payload []byte) *dataplane.Packet {
+	pkt := podPacket(t, false, layers.IPProtocolUDP, 63, payload)
+	copy(pkt[16:20], p.AddrA.AsSlice())
+	copy(pkt[12:16], p.AddrB.AsSlice())
+	fixIPv4AndUDP(pkt, dport)
+	buf := make([]byte, 128+len(pkt))
+	copy(buf[128:], pkt)
+	return &dataplane.Packet{Buf: buf, Start: 128, End: len(buf)}
 }
 
 // fixIPv4AndUDP sets the UDP destination port and recomputes both
