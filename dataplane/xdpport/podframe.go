@@ -54,10 +54,11 @@ const (
 // completeL4Checksum writes the full checksum of a TCP or UDP packet that
 // is not fragmented (IPv4) and follows the fixed header directly (IPv6).
 // Anything else is left alone: the kernel offloads checksums only for
-// those. An IPv4 UDP checksum of 0 means "none" and stays 0.
-func completeL4Checksum(pkt []byte) {
+// those. An IPv4 UDP checksum of 0 means "none" and stays 0. It reports
+// whether it wrote a checksum.
+func completeL4Checksum(pkt []byte) bool {
 	if len(pkt) < 1 {
-		return
+		return false
 	}
 	var (
 		proto  byte
@@ -69,25 +70,25 @@ func completeL4Checksum(pkt []byte) {
 		ihl := int(pkt[0]&0x0f) * 4
 		total := int(binary.BigEndian.Uint16(pkt[2:]))
 		if ihl < encap.IPv4MinLen || total < ihl || total > len(pkt) {
-			return
+			return false
 		}
 		if binary.BigEndian.Uint16(pkt[ipv4FragOff:])&0x3fff != 0 {
-			return // a fragment: its checksum was computed before fragmenting
+			return false // a fragment: its checksum was computed before fragmenting
 		}
 		proto, l4 = pkt[ipv4Proto], pkt[ihl:total]
 		pseudo = encap.PseudoHeader4([4]byte(pkt[ipv4Src:]), [4]byte(pkt[ipv4Src+4:]), proto, len(l4))
 	case 6:
 		if len(pkt) < ipv6HdrLen {
-			return
+			return false
 		}
 		end := ipv6HdrLen + int(binary.BigEndian.Uint16(pkt[4:]))
 		if end > len(pkt) {
-			return
+			return false
 		}
 		proto, l4 = pkt[ipv6NextHdr], pkt[ipv6HdrLen:end]
 		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[ipv6Src:]), (*[16]byte)(pkt[ipv6Src+16:]), proto, len(l4))
 	default:
-		return
+		return false
 	}
 	field := 0
 	switch {
@@ -96,10 +97,10 @@ func completeL4Checksum(pkt []byte) {
 	case proto == protoUDP && len(l4) >= 8:
 		field = udpCsumField
 		if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(l4[field:]) == 0 {
-			return
+			return false
 		}
 	default:
-		return
+		return false
 	}
 	binary.BigEndian.PutUint16(l4[field:], 0)
 	sum := encap.Checksum(l4, pseudo)
@@ -107,6 +108,7 @@ func completeL4Checksum(pkt []byte) {
 		sum = 0xffff // 0 would mean "no checksum"
 	}
 	binary.BigEndian.PutUint16(l4[field:], sum)
+	return true
 }
 
 // ipToPodFrame prepends the Ethernet header a pod expects from its gateway

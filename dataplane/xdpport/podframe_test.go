@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/podfwd/podfwd/dataplane/offload"
 )
 
 // podPacket serializes an IP packet with gopacket, an implementation that
@@ -152,7 +153,9 @@ func TestPodFrameAllocatesNothing(t *testing.T) {
 	}
 }
 
-// Any bytes: no panic, and a TCP or UDP packet that is accepted verifies.
+// Any bytes: no panic, the packet is where the frame says, and a TCP or
+// UDP checksum that completeL4Checksum writes verifies by the dataplane's
+// own, separately written check (offload.CheckL4).
 func FuzzPodFrame(f *testing.F) {
 	f.Add(ethernetFrame(0x0800, podPacket(f, false, layers.IPProtocolTCP, 64, []byte("seed"))))
 	f.Add(ethernetFrame(0x86dd, podPacket(f, true, layers.IPProtocolUDP, 64, []byte("seed"))))
@@ -164,6 +167,19 @@ func FuzzPodFrame(f *testing.F) {
 		}
 		if off != 14 || off+n != len(frame) {
 			t.Fatalf("packet at %d+%d of %d", off, n, len(frame))
+		}
+		pkt := frame[off : off+n]
+		if !completeL4Checksum(pkt) {
+			return
+		}
+		// CheckL4 reads a packet cut to its IP length, as the engine hands
+		// it (Ethernet padding stripped).
+		ipLen := 40 + int(binary.BigEndian.Uint16(pkt[4:]))
+		if pkt[0]>>4 == 4 {
+			ipLen = int(binary.BigEndian.Uint16(pkt[2:]))
+		}
+		if pkt = pkt[:ipLen]; offload.CheckL4(pkt) != offload.L4Valid {
+			t.Fatalf("checksum written but CheckL4 says %v: % x", offload.CheckL4(pkt), pkt)
 		}
 	})
 }
