@@ -53,19 +53,11 @@ func podInstructions(dst4FD, dst6FD, slotsFD, xsksFD int) asm.Instructions {
 		asm.JEq.Imm(asm.R4, be16(0x0800), labelIPv4),
 		asm.JEq.Imm(asm.R4, be16(0x86dd), labelIPv6),
 		asm.Ja.Label(labelPass),
-
-		// IPv4: version 4, IHL >= 5 with the whole header (options too)
-		// inside the frame, TTL > 1, destination in the IPv4 trie.
-		asm.Mov.Reg(asm.R8, asm.R7).WithSymbol(labelIPv4),
-		asm.Add.Imm(asm.R8, ipv4MinHdrLen),
-		asm.JGT.Reg(asm.R8, asm.R3, labelPass),
-		asm.LoadMem(asm.R4, asm.R7, 0, asm.Byte),
-		asm.Mov.Reg(asm.R5, asm.R4),
-		asm.RSh.Imm(asm.R5, 4),
-		asm.JNE.Imm(asm.R5, 4, labelPass),
-		asm.And.Imm(asm.R4, 0x0f),
-		asm.LSh.Imm(asm.R4, 2),
-		asm.JLT.Imm(asm.R4, ipv4MinHdrLen, labelPass),
+	}
+	// IPv4: version 4, IHL >= 5 with the whole header (options too) inside
+	// the frame, TTL > 1, destination in the IPv4 trie.
+	insns = append(insns, ipv4Header(labelIPv4, labelPass)...)
+	insns = append(insns,
 		asm.Mov.Reg(asm.R8, asm.R7),
 		asm.Add.Reg(asm.R8, asm.R4),
 		asm.JGT.Reg(asm.R8, asm.R3, labelPass),
@@ -74,20 +66,16 @@ func podInstructions(dst4FD, dst6FD, slotsFD, xsksFD int) asm.Instructions {
 		asm.StoreImm(asm.RFP, podStackKey4, 32, asm.Word),
 		asm.LoadMem(asm.R4, asm.R7, ipv4DstOff, asm.Word),
 		asm.StoreMem(asm.RFP, podStackKey4+4, asm.R4, asm.Word),
-	}
+	)
 	insns = append(insns, podLookup(dst4FD, podStackKey4, labelPass)...)
 	insns = append(insns,
 		asm.Ja.Label(labelSocket),
-
-		// IPv6: version 6, hop limit > 1, destination of the fixed header
-		// in the IPv6 trie; extension headers do not change where the
-		// packet goes, so they are not walked.
-		asm.Mov.Reg(asm.R8, asm.R7).WithSymbol(labelIPv6),
-		asm.Add.Imm(asm.R8, ipv6HdrLen),
-		asm.JGT.Reg(asm.R8, asm.R3, labelPass),
-		asm.LoadMem(asm.R4, asm.R7, 0, asm.Byte),
-		asm.RSh.Imm(asm.R4, 4),
-		asm.JNE.Imm(asm.R4, 6, labelPass),
+	)
+	// IPv6: version 6, hop limit > 1, destination of the fixed header in
+	// the IPv6 trie; extension headers do not change where the packet
+	// goes, so they are not walked.
+	insns = append(insns, ipv6Header(labelIPv6, labelPass)...)
+	insns = append(insns,
 		asm.LoadMem(asm.R4, asm.R7, ipv6HopLimitOff, asm.Byte),
 		asm.JLE.Imm(asm.R4, 1, labelPass),
 		asm.StoreImm(asm.RFP, podStackKey6, 128, asm.Word),

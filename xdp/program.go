@@ -92,16 +92,9 @@ func redirectInstructions(cfgMapFD, xskMapFD int) asm.Instructions {
 		asm.LoadMem(asm.R5, asm.R9, cfgOffFlags, asm.Word).WithSymbol(labelIPv4),
 		asm.And.Imm(asm.R5, cfgFlagIPv4),
 		asm.JEq.Imm(asm.R5, 0, labelPass),
-		asm.Mov.Reg(asm.R8, asm.R7),
-		asm.Add.Imm(asm.R8, ipv4MinHdrLen),
-		asm.JGT.Reg(asm.R8, asm.R3, labelPass),
-		asm.LoadMem(asm.R4, asm.R7, 0, asm.Byte),
-		asm.Mov.Reg(asm.R5, asm.R4),
-		asm.RSh.Imm(asm.R5, 4),
-		asm.JNE.Imm(asm.R5, 4, labelPass),
-		asm.And.Imm(asm.R4, 0x0f),
-		asm.LSh.Imm(asm.R4, 2),
-		asm.JLT.Imm(asm.R4, ipv4MinHdrLen, labelPass),
+	}
+	insns = append(insns, ipv4Header("", labelPass)...)
+	insns = append(insns,
 		asm.LoadMem(asm.R5, asm.R7, 6, asm.Half),
 		asm.And.Imm(asm.R5, be16(0x3fff)), // MF flag and fragment offset
 		asm.JNE.Imm(asm.R5, 0, labelPass),
@@ -120,13 +113,8 @@ func redirectInstructions(cfgMapFD, xskMapFD int) asm.Instructions {
 		asm.LoadMem(asm.R5, asm.R9, cfgOffFlags, asm.Word).WithSymbol(labelIPv6),
 		asm.And.Imm(asm.R5, cfgFlagIPv6),
 		asm.JEq.Imm(asm.R5, 0, labelPass),
-		asm.Mov.Reg(asm.R8, asm.R7),
-		asm.Add.Imm(asm.R8, ipv6HdrLen),
-		asm.JGT.Reg(asm.R8, asm.R3, labelPass),
-		asm.LoadMem(asm.R4, asm.R7, 0, asm.Byte),
-		asm.RSh.Imm(asm.R4, 4),
-		asm.JNE.Imm(asm.R4, 6, labelPass),
-	}
+	)
+	insns = append(insns, ipv6Header("", labelPass)...)
 	for i := int16(0); i < 4; i++ {
 		insns = append(insns,
 			asm.LoadMem(asm.R5, asm.R7, 24+4*i, asm.Word),
