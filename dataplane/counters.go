@@ -21,6 +21,10 @@ type DirectionCounters struct {
 	ICMPSent atomic.Uint64 // ICMP errors originated
 	GSOSuper atomic.Uint64 // GSO super-packets split (egress) or built by GRO (ingress)
 	GSOSegs  atomic.Uint64 // segments produced by splitting or absorbed by coalescing
+	// WholeGSO counts super-packets that crossed without being split or
+	// rebuilt: sent whole with UDP-tunnel GSO (egress), or received whole
+	// from a peer's tunnel GSO and written to the pod side whole (ingress).
+	WholeGSO atomic.Uint64
 	_        [64]byte      // keep the next direction's counters off this cache line
 }
 
@@ -43,6 +47,7 @@ type batchTally struct {
 	txPackets, txBytes uint64
 	tunnel, icmp       uint64
 	gsoSuper, gsoSegs  uint64
+	wholeGSO           uint64
 	drops              [NumReasons]uint32
 	dropped            bool
 }
@@ -71,6 +76,9 @@ func (t *batchTally) flush(d *DirectionCounters) {
 	if t.gsoSuper > 0 {
 		d.GSOSuper.Add(t.gsoSuper)
 		d.GSOSegs.Add(t.gsoSegs)
+	}
+	if t.wholeGSO > 0 {
+		d.WholeGSO.Add(t.wholeGSO)
 	}
 	if t.dropped {
 		for r, n := range t.drops {

@@ -38,6 +38,8 @@ type egressLoop struct {
 	gsoSizes []int
 	gsoViews []Packet
 	gsoOut   []*Packet
+
+	one1 [1]*Packet // a one-packet batch for sendWhole, kept to avoid allocating
 }
 
 // newEgressLoop reads port: the TUN device, or the direct pod port (whose
@@ -169,7 +171,9 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 	nh := &f.hops[hop]
 	if p.GSO.IsGSO() {
 		l.flush()
-		l.segment(f, nh, p, tr, traced)
+		if !l.sendWhole(f, nh, p, tr, traced) {
+			l.segment(f, nh, p, tr, traced)
+		}
 		return
 	}
 	if len(pkt) > f.tunnelMTU {

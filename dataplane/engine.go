@@ -70,6 +70,26 @@ type Options struct {
 	// datagram train (the port must support Packet.Segments). When false
 	// every segment is sent as its own packet.
 	UDPGSO bool
+
+	// TunnelGSO, when set, takes the pod side's GSO super-packets whole:
+	// each leaves as one frame (outer Ethernet to the port's MAC, outer
+	// IPv4 and UDP, tunnel header, the inner super-packet as the pod's
+	// kernel built it) described by a UDP-tunnel GSO header, and the
+	// kernel segments it where a device needs that, as for its own VXLAN
+	// device. Used with UnderlayUDP (VXLAN, Geneve) and an IPv4 underlay;
+	// a super-packet it cannot take is split as without it.
+	TunnelGSO TunnelGSOPort
+}
+
+// TunnelGSOPort takes whole encapsulated frames with a UDP-tunnel GSO
+// virtio-net header (Packet.GSO with its tunnel offsets); see
+// Options.TunnelGSO. WriteBatch follows Port's contract.
+type TunnelGSOPort interface {
+	Name() string
+	// MAC is the Ethernet address frames are sent to.
+	MAC() [6]byte
+	WriteBatch(pkts []*Packet) (n int, err error)
+	Close() error
 }
 
 // DirectPort is a pod-side port that reaches only some local pods. It reads
@@ -98,7 +118,10 @@ type Engine struct {
 	// loops run (the TUN's and the direct pod port's).
 	underlayWriteMu     sync.Mutex
 	underlayWriteShared bool
-	fib                 atomic.Pointer[fib]
+	// tunnelGSOOff is set when the TunnelGSO port refused a frame: from
+	// then on super-packets are split (logged once).
+	tunnelGSOOff atomic.Bool
+	fib          atomic.Pointer[fib]
 	tracer              atomic.Pointer[tracerBox]
 	Counters            Counters
 }
@@ -138,6 +161,12 @@ func (e *Engine) SetConfig(cfg *Config) error {
 	}
 	e.fib.Store(f)
 	return nil
+}
+
+// TunnelGSOActive reports whether egress super-packets leave whole
+// through Options.TunnelGSO (false without one, or after it refused).
+func (e *Engine) TunnelGSOActive() bool {
+	return e.opts.TunnelGSO != nil && !e.tunnelGSOOff.Load()
 }
 
 // Config returns the installed config, or nil.
@@ -180,6 +209,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.opts.PodDirect.Close()
 	}
 	e.opts.Underlay.Close()
+	if e.opts.TunnelGSO != nil {
+		e.opts.TunnelGSO.Close()
+	}
 	if e.opts.Underlay6 != nil {
 		e.opts.Underlay6.Close()
 	}

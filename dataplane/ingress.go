@@ -325,9 +325,16 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	}
 	v := &l.views[len(l.out)]
 	*v = Packet{Buf: p.Buf, Start: off + innerOff, End: off + innerOff + len(inner)}
-	if len(inner) > f.tunnelMTU && (!l.e.opts.PodOffloads || !markSuperPacket(v, inner, &flow, f.tunnelMTU)) {
-		l.drop(tr, traced, inner, ReasonOversizeInner)
-		return
+	if len(inner) > f.tunnelMTU {
+		r := ReasonOversizeInner
+		if l.e.opts.PodOffloads {
+			r = markSuperPacket(v, inner, &flow, f.tunnelMTU)
+		}
+		if r != ReasonNone {
+			l.drop(tr, traced, inner, r)
+			return
+		}
+		l.tally.wholeGSO++
 	}
 	l.tally.tunnel++
 	l.out = append(l.out, v)

@@ -93,8 +93,8 @@ func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
 		t.Fatal(r)
 	}
 	var p Packet
-	if !markSuperPacket(&p, pkt, &flow, 1450) {
-		t.Fatal("a TCP super-packet was refused")
+	if r := markSuperPacket(&p, pkt, &flow, 1450); r != ReasonNone {
+		t.Fatalf("a TCP super-packet was refused: %v", r)
 	}
 	want := offload.VirtioNetHdr{Flags: offload.FlagNeedsCsum, GSOType: offload.GSOTCPv4, HdrLen: 40, GSOSize: 1410, CsumStart: 20, CsumOffset: 16}
 	if p.GSO != want {
@@ -122,8 +122,37 @@ func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
 	}
 	udp := udpPacket(t, remotePod, localPod, 64, false, 3000)
 	_ = encap.ParseInner(udp, &flow)
-	if markSuperPacket(&p, udp, &flow, 1450) {
-		t.Error("a UDP super-packet was accepted; its datagram boundaries are unknown")
+	if r := markSuperPacket(&p, udp, &flow, 1450); r != ReasonOversizeInner {
+		t.Errorf("a UDP super-packet: %v, want oversize-inner; its datagram boundaries are unknown", r)
+	}
+}
+
+// An oversize TCP segment that carries a real checksum (sent as one
+// datagram, fragmented on the wire) is verified before the kernel is told
+// to recompute checksums: a wrong one is dropped, never laundered into a
+// valid one; a right one goes on as a super-packet.
+func TestMarkSuperPacketVerifiesRealChecksums(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		var flow encap.Flow
+		var p Packet
+		good := tcpPacket(t, v6, 8900)
+		_ = encap.ParseInner(good, &flow)
+		if r := markSuperPacket(&p, good, &flow, 1450); r != ReasonNone {
+			t.Errorf("v6=%v: a verified oversize segment: %v, want accepted", v6, r)
+		}
+		if p.GSO.Flags != offload.FlagNeedsCsum {
+			t.Errorf("v6=%v: flags %d, want NEEDS_CSUM", v6, p.GSO.Flags)
+		}
+		bad := tcpPacket(t, v6, 8900)
+		bad[len(bad)-100] ^= 0x40
+		_ = encap.ParseInner(bad, &flow)
+		orig := append([]byte(nil), bad...)
+		if r := markSuperPacket(&p, bad, &flow, 1450); r != ReasonBadInnerChecksum {
+			t.Errorf("v6=%v: a corrupted oversize segment: %v, want bad-inner-checksum", v6, r)
+		}
+		if string(orig) != string(bad) {
+			t.Errorf("v6=%v: the refused packet was modified", v6)
+		}
 	}
 }
 

@@ -15,9 +15,20 @@ import (
 // whole. TCP is a byte stream, so any segment size no larger than the
 // tunnel allows is correct; UDP segments are datagram boundaries we cannot
 // recover, so they are refused (the caller drops them, counted).
-func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) bool {
+//
+// The checksum rule: a whole super-packet from a peer's kernel arrives with
+// the inner TCP checksum still partial (the pseudo-header sum its stack
+// left for the segmenter) because it was never on a wire — a wire would
+// have had it segmented, or an IP fragment reassembly would have had it
+// completed by its sender. That pattern is trusted as the kernel's
+// CheckL4 and the receiving kernel do for small packets. Anything else
+// carries a real checksum, which is verified here before the kernel is
+// told to compute fresh ones: recomputing over unverified bytes would
+// launder a corrupted segment into a valid one. It returns ReasonNone on
+// success, else the reason to drop.
+func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 	if flow.Proto != 6 {
-		return false
+		return ReasonOversizeInner
 	}
 	var l3 int
 	var gsoType uint8
@@ -27,27 +38,33 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) bool {
 		l3 = int(pkt[0]&0x0f) * 4
 		gsoType = offload.GSOTCPv4
 		if len(pkt) < l3+20 {
-			return false
+			return ReasonOversizeInner
 		}
 		pseudo = encap.PseudoHeader4([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), 6, len(pkt)-l3)
 	case 6:
 		l3 = 40
 		gsoType = offload.GSOTCPv6
 		if len(pkt) < l3+20 || pkt[6] != 6 {
-			return false
+			return ReasonOversizeInner
 		}
 		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[8:24]), (*[16]byte)(pkt[24:40]), 6, len(pkt)-l3)
 	default:
-		return false
+		return ReasonOversizeInner
 	}
 	tcpLen := int(pkt[l3+12]>>4) * 4
 	mss := mtu - l3 - tcpLen
 	if tcpLen < 20 || len(pkt) < l3+tcpLen || mss <= 0 {
-		return false
+		return ReasonOversizeInner
 	}
-	// NEEDS_CSUM: the kernel completes the checksum of every segment from
-	// the pseudo-header sum we leave in the field.
-	binary.BigEndian.PutUint16(pkt[l3+16:], uint16(encap.Fold(pseudo)))
+	partial := uint16(encap.Fold(pseudo))
+	if binary.BigEndian.Uint16(pkt[l3+16:]) != partial {
+		if offload.CheckL4(pkt) != offload.L4Valid {
+			return ReasonBadInnerChecksum
+		}
+		// NEEDS_CSUM: the kernel completes the checksum of every segment
+		// from the pseudo-header sum we leave in the field.
+		binary.BigEndian.PutUint16(pkt[l3+16:], partial)
+	}
 	p.GSO = offload.VirtioNetHdr{
 		Flags:      offload.FlagNeedsCsum,
 		GSOType:    gsoType,
@@ -56,5 +73,5 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) bool {
 		CsumStart:  uint16(l3),
 		CsumOffset: 16,
 	}
-	return true
+	return ReasonNone
 }

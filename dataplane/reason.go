@@ -27,6 +27,7 @@ const (
 
 // Reasons shared with encap under the pipeline's names.
 const (
+	ReasonNone        = Reason(encap.DropNone)        // not a drop: the packet goes on
 	ReasonTTLExceeded = Reason(encap.DropTTLExceeded) // TTL/hop limit <= 1 (answered with ICMP time-exceeded)
 	ReasonNoHeadroom  = Reason(encap.DropNoHeadroom)  // no room to prepend tunnel headers
 )

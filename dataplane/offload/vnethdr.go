@@ -43,6 +43,12 @@ type VirtioNetHdr struct {
 	GSOSize    uint16 // segment payload size (MSS) for GSO packets
 	CsumStart  uint16
 	CsumOffset uint16
+
+	// OuterTHOffset and InnerNHOffset locate the outer UDP header and the
+	// inner IP header of a UDP-tunnel GSO frame (see EncodeTunnel); zero
+	// otherwise. The 10-byte header has no room for them.
+	OuterTHOffset uint16
+	InnerNHOffset uint16
 }
 
 // ErrShortVirtioNetHdr means a buffer is too small to hold a virtio_net_hdr.

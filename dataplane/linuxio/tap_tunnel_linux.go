@@ -1,0 +1,217 @@
+package linuxio
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/dataplane/offload"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// TUNSETOFFLOAD bits for GSO over UDP tunnels (Linux 6.17+, not yet in
+// x/sys): the device takes virtio_net_hdr_v1_hash_tunnel headers.
+const (
+	tunFUDPTunnelGSO     = 0x80
+	tunFUDPTunnelGSOCsum = 0x100
+)
+
+// ErrTunnelGSOUnsupported means the kernel or the host's settings do not
+// let a TAP carry UDP-tunnel GSO frames; the caller splits super-packets
+// itself instead.
+var ErrTunnelGSOUnsupported = errors.New("UDP-tunnel GSO through a TAP is not available")
+
+// TunnelTAP is a TAP device through which whole encapsulated super-packets
+// leave the node: each write is one Ethernet frame addressed to the TAP's
+// own MAC, holding outer IPv4 + UDP + tunnel header + the inner GSO packet,
+// described by a virtio_net_hdr_v1_hash_tunnel. The kernel takes the frame
+// as received on the TAP, forwards it by its outer destination like any
+// routed packet, and segments it only where a device needs it (a veth or a
+// NIC with tunnel TSO takes it whole) — what the kernel's own VXLAN device
+// does with its GSO packets.
+//
+// The outer source is this node's own address, which the kernel refuses on
+// input unless the device has accept_local=1 and no reverse-path filter, and
+// it forwards only from a device with forwarding=1: OpenTunnelTAP sets those
+// on the TAP alone (they vanish with it) and refuses when the host-wide
+// rp_filter would still apply. Nothing is ever read from the TAP: it has
+// no address, no ARP and no IPv6, so the kernel sends nothing to it.
+type TunnelTAP struct {
+	name   string
+	mac    [6]byte
+	file   *os.File
+	rc     syscall.RawConn
+	closed atomic.Bool
+
+	writeFn func(fd uintptr) bool
+	txPkts  []*dataplane.Packet
+	txN     int
+	txErrno unix.Errno
+}
+
+// TunnelTAPOptions choose how OpenTunnelTAP probes; the zero value probes
+// the kernel for real.
+type TunnelTAPOptions struct {
+	// SetOffload replaces the TUNSETOFFLOAD ioctl (tests use it to play a
+	// kernel that refuses the tunnel bits).
+	SetOffload func(fd int, flags int) error
+}
+
+// OpenTunnelTAP creates the TAP name in the calling thread's network
+// namespace, negotiates UDP-tunnel GSO and prepares the device for
+// forwarding. An error wrapping ErrTunnelGSOUnsupported says why this
+// kernel or host cannot use it; nothing is left behind on any error.
+func OpenTunnelTAP(name string, opts TunnelTAPOptions) (_ *TunnelTAP, err error) {
+	if rpf := readSysctlInt("net/ipv4/conf/all/rp_filter"); rpf != 0 {
+		return nil, fmt.Errorf("%w: net.ipv4.conf.all.rp_filter is %d; the kernel would drop frames whose source is this node's own address", ErrTunnelGSOUnsupported, rpf)
+	}
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("linuxio: open /dev/net/tun: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+		}
+	}()
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return nil, fmt.Errorf("linuxio: tap name %q: %w", name, err)
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		return nil, fmt.Errorf("linuxio: TUNSETIFF %q: %w", name, err)
+	}
+	t := &TunnelTAP{name: ifr.Name()}
+	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETVNETHDRSZ, offload.VirtioNetHdrTunnelLen); err != nil {
+		return nil, fmt.Errorf("%w: TUNSETVNETHDRSZ %d on %s: %w", ErrTunnelGSOUnsupported, offload.VirtioNetHdrTunnelLen, t.name, err)
+	}
+	setOffload := opts.SetOffload
+	if setOffload == nil {
+		setOffload = func(fd, flags int) error { return unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags) }
+	}
+	// The tunnel bit also makes the kernel parse the 24-byte header on
+	// writes; kernels without it reject it with EINVAL.
+	flags := unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6 | tunFUDPTunnelGSO
+	if err := setOffload(fd, flags); err != nil {
+		return nil, fmt.Errorf("%w: TUNSETOFFLOAD UDP_TUNNEL_GSO on %s: %w", ErrTunnelGSOUnsupported, t.name, err)
+	}
+	if err := t.prepareLink(); err != nil {
+		return nil, err
+	}
+	t.file = os.NewFile(uintptr(fd), "/dev/net/tun")
+	if t.rc, err = t.file.SyscallConn(); err != nil {
+		t.file.Close()
+		return nil, fmt.Errorf("linuxio: tap %s: %w", t.name, err)
+	}
+	t.buildWrite()
+	return t, nil
+}
+
+// prepareLink sets the per-device sysctls forwarding needs, turns ARP and
+// IPv6 off so the kernel never queues anything for us to read, brings the
+// link up and learns its MAC.
+func (t *TunnelTAP) prepareLink() error {
+	for _, kv := range [][2]string{
+		{"net/ipv4/conf/" + t.name + "/accept_local", "1"},
+		{"net/ipv4/conf/" + t.name + "/rp_filter", "0"},
+		{"net/ipv4/conf/" + t.name + "/forwarding", "1"},
+		{"net/ipv6/conf/" + t.name + "/disable_ipv6", "1"},
+	} {
+		err := os.WriteFile(filepath.Join("/proc/sys", kv[0]), []byte(kv[1]), 0)
+		if err != nil && !(strings.HasPrefix(kv[0], "net/ipv6/") && errors.Is(err, os.ErrNotExist)) {
+			return fmt.Errorf("linuxio: tap %s: sysctl %s=%s: %w", t.name, strings.ReplaceAll(kv[0], "/", "."), kv[1], err)
+		}
+	}
+	link, err := netlink.LinkByName(t.name)
+	if err != nil {
+		return fmt.Errorf("linuxio: tap %s: %w", t.name, err)
+	}
+	if err := netlink.LinkSetARPOff(link); err != nil {
+		return fmt.Errorf("linuxio: tap %s: arp off: %w", t.name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("linuxio: tap %s: up: %w", t.name, err)
+	}
+	copy(t.mac[:], link.Attrs().HardwareAddr)
+	return nil
+}
+
+func readSysctlInt(key string) int {
+	b, err := os.ReadFile(filepath.Join("/proc/sys", key))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+func (t *TunnelTAP) buildWrite() {
+	t.writeFn = func(fd uintptr) bool {
+		for t.txN < len(t.txPkts) {
+			p := t.txPkts[t.txN]
+			_, err := unix.Write(int(fd), p.Buf[p.Start-offload.VirtioNetHdrTunnelLen:p.End])
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return false
+			case err != nil:
+				t.txErrno, _ = err.(unix.Errno)
+				if t.txErrno == 0 {
+					t.txErrno = unix.EIO
+				}
+				return true
+			}
+			t.txN++
+		}
+		return true
+	}
+}
+
+// Name returns the device name.
+func (t *TunnelTAP) Name() string { return t.name }
+
+// MAC returns the TAP's Ethernet address: every frame must be sent to it,
+// or the kernel takes it for another host's and drops it.
+func (t *TunnelTAP) MAC() [6]byte { return t.mac }
+
+// WriteBatch writes each packet as one frame: Buf[Start:End] is the frame
+// from its Ethernet header, and GSO (with the tunnel offsets) is encoded
+// into the VirtioNetHdrTunnelLen bytes in front of Start. It returns how
+// many were written; on error pkts[n] is the one that failed (EINVAL: the
+// kernel refused its header).
+func (t *TunnelTAP) WriteBatch(pkts []*dataplane.Packet) (int, error) {
+	for i, p := range pkts {
+		if p.Start < offload.VirtioNetHdrTunnelLen {
+			return 0, fmt.Errorf("tap %s: packet %d: %w", t.name, i, ErrNoHeadroom)
+		}
+		_ = p.GSO.EncodeTunnel(p.Buf[p.Start-offload.VirtioNetHdrTunnelLen : p.Start])
+	}
+	t.txPkts, t.txN, t.txErrno = pkts, 0, 0
+	err := t.rc.Write(t.writeFn)
+	t.txPkts = nil
+	if err != nil {
+		if t.closed.Load() {
+			return t.txN, &closedError{op: "tap write", err: os.ErrClosed}
+		}
+		return t.txN, portError("tap write", err)
+	}
+	if t.txErrno != 0 {
+		return t.txN, os.NewSyscallError("write", t.txErrno)
+	}
+	return t.txN, nil
+}
+
+// Close closes the fd, which removes the device and its sysctls.
+func (t *TunnelTAP) Close() error {
+	t.closed.Store(true)
+	return t.file.Close()
+}
