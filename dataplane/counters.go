@@ -25,7 +25,7 @@ type DirectionCounters struct {
 	// rebuilt: sent whole with UDP-tunnel GSO (egress), or received whole
 	// from a peer's tunnel GSO and written to the pod side whole (ingress).
 	WholeGSO atomic.Uint64
-	_        [64]byte      // keep the next direction's counters off this cache line
+	_        [64]byte // keep the next direction's counters off this cache line
 }
 
 // Counters are the engine's counters: Egress is pod side to underlay,

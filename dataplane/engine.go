@@ -122,8 +122,8 @@ type Engine struct {
 	// then on super-packets are split (logged once).
 	tunnelGSOOff atomic.Bool
 	fib          atomic.Pointer[fib]
-	tracer              atomic.Pointer[tracerBox]
-	Counters            Counters
+	tracer       atomic.Pointer[tracerBox]
+	Counters     Counters
 }
 
 // ErrNoPorts is returned by New when a required port is missing.
