@@ -14,6 +14,7 @@ type Collector struct {
 	packets, bytes, batches, errors *prometheus.Desc
 	drops, tunnel, icmp             *prometheus.Desc
 	gsoSuper, gsoSegs               *prometheus.Desc
+	gsoWhole, tunnelGSO             *prometheus.Desc
 	generation, peers, applied      *prometheus.Desc
 	traceActive, traceMatched       *prometheus.Desc
 	traceSkipped, traceLost         *prometheus.Desc
@@ -34,6 +35,8 @@ func newCollector(s *Server) *Collector {
 		icmp:         d("icmp_errors_sent_total", "ICMP errors originated (time exceeded, fragmentation needed / packet too big)."),
 		gsoSuper:     d("gso_super_packets_total", "GSO super-packets split on egress (op=split) or built by GRO on ingress (op=coalesce).", "op"),
 		gsoSegs:      d("gso_segments_total", "Segments produced by GSO splitting or absorbed by GRO coalescing.", "op"),
+		gsoWhole:     d("gso_whole_packets_total", "GSO super-packets that crossed whole: sent with UDP-tunnel GSO for the kernel to segment (op=send), or received whole from a peer and delivered whole (op=deliver).", "op"),
+		tunnelGSO:    d("tunnel_gso_active", "1 when egress super-packets leave whole through the UDP-tunnel GSO device, 0 when podfwd splits them."),
 		generation:   d("config_generation", "Generation of the installed forwarding config."),
 		peers:        d("peers", "Peers (other nodes) in the installed config."),
 		applied:      d("config_applied", "1 when a forwarding config is installed in the engine."),
@@ -47,7 +50,7 @@ func newCollector(s *Server) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.batches, c.errors, c.drops, c.tunnel, c.icmp,
-		c.gsoSuper, c.gsoSegs, c.generation, c.peers, c.applied, c.traceActive, c.traceMatched, c.traceSkipped, c.traceLost} {
+		c.gsoSuper, c.gsoSegs, c.gsoWhole, c.tunnelGSO, c.generation, c.peers, c.applied, c.traceActive, c.traceMatched, c.traceSkipped, c.traceLost} {
 		ch <- d
 	}
 }
@@ -89,6 +92,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.gsoSegs, cnt.Egress.GSOSegs.Load(), "split")
 	counter(c.gsoSuper, cnt.Ingress.GSOSuper.Load(), "coalesce")
 	counter(c.gsoSegs, cnt.Ingress.GSOSegs.Load(), "coalesce")
+	counter(c.gsoWhole, cnt.Egress.WholeGSO.Load(), "send")
+	counter(c.gsoWhole, cnt.Ingress.WholeGSO.Load(), "deliver")
+	whole := 0.0
+	if e.TunnelGSOActive() {
+		whole = 1
+	}
+	gauge(c.tunnelGSO, whole)
 	if cfg != nil {
 		gauge(c.generation, float64(cfg.Generation))
 		gauge(c.peers, float64(len(cfg.Peers)))

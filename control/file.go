@@ -90,6 +90,11 @@ type Offloads struct {
 	TUNVnetHdr *bool `yaml:"tunVnetHdr"` // TSO/checksum offload on the TUN (GSO split, GRO coalesce)
 	UDPGSO     *bool `yaml:"udpGSO"`
 	UDPGRO     *bool `yaml:"udpGRO"`
+	// TunnelGSO sends each pod's TCP super-packet whole, encapsulated, for
+	// the kernel to segment (UDP-tunnel GSO through a TAP; tun io, VXLAN or
+	// Geneve, IPv4 underlay). Where the kernel or host refuses it, podfwd
+	// splits super-packets itself, as with it off.
+	TunnelGSO *bool `yaml:"tunnelGSO"`
 }
 
 // Peer is a statically configured remote node.

@@ -71,7 +71,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	engine, err := dataplane.New(dataplane.Options{
 		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
 		UnderlayKind: ports.kind, Logger: log, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
-		PodDirect: direct.port(),
+		PodDirect: direct.port(), TunnelGSO: ports.tunnelGSO,
 	})
 	if err != nil {
 		return err
@@ -233,6 +233,8 @@ func logCounters(log *slog.Logger, e *dataplane.Engine) {
 	attrs := []any{
 		"egressRx", c.Egress.Rx.Packets.Load(), "egressTx", c.Egress.Tx.Packets.Load(),
 		"ingressRx", c.Ingress.Rx.Packets.Load(), "ingressTx", c.Ingress.Tx.Packets.Load(),
+		"gsoSplit", c.Egress.GSOSuper.Load(), "gsoSentWhole", c.Egress.WholeGSO.Load(),
+		"gsoDeliveredWhole", c.Ingress.WholeGSO.Load(), "groBuilt", c.Ingress.GSOSuper.Load(),
 	}
 	for r := dataplane.Reason(1); int(r) < dataplane.NumReasons; r++ {
 		if n := c.Drops(r); n > 0 {
@@ -251,6 +253,7 @@ type hostPorts struct {
 	kind        dataplane.UnderlayKind
 	udpGSO      bool
 	podOffloads bool
+	tunnelGSO   dataplane.TunnelGSOPort // nil: super-packets are split
 	tunName     string
 	tunIndex    int
 	offloads    string

@@ -102,5 +102,44 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	h.underlay = u
 	h.udpGSO = u.Offloads().GSO
 	h.offloads += " udp=" + u.Offloads().String()
+	h.openTunnelGSO(log, file, cfg)
 	return h, nil
+}
+
+// openTunnelGSO opens the TAP that takes super-packets whole when the
+// config allows it and this path can use it. Any failure only costs speed:
+// it is logged with its reason and super-packets are split as before.
+func (h *hostPorts) openTunnelGSO(log *slog.Logger, file *control.File, cfg *dataplane.Config) {
+	state := "off"
+	defer func() { h.offloads += " tunnel-gso=" + state }()
+	switch {
+	case !control.On(file.Offloads.TunnelGSO):
+		state = "off (offloads.tunnelGSO: false)"
+		return
+	case !h.podOffloads:
+		state = "off (needs offloads.tunVnetHdr)"
+		return
+	case !cfg.LocalUnderlay.Is4():
+		state = "off (IPv6 underlay)"
+		return
+	}
+	tap, err := linuxio.OpenTunnelTAP(tunnelTAPName(file.TUN.Name), linuxio.TunnelTAPOptions{})
+	if err != nil {
+		log.Warn("UDP-tunnel GSO not available; podfwd splits super-packets itself", "err", err)
+		state = "off (refused)"
+		return
+	}
+	h.closers = append(h.closers, tap.Close)
+	h.tunnelGSO = tap
+	state = "on (" + tap.Name() + ")"
+}
+
+// tunnelTAPName is the TAP's name: the TUN's with a suffix, within the
+// kernel's 15 bytes.
+func tunnelTAPName(tun string) string {
+	const suffix = "-gso"
+	if len(tun) > 15-len(suffix) {
+		tun = tun[:15-len(suffix)]
+	}
+	return tun + suffix
 }
