@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -184,5 +185,50 @@ func pingBothWays(t *testing.T, tp *topo.Topology) {
 				t.Errorf("IPv6 ping %s -> %s: %v", pair[0].IPv6, pair[1].IPv6, err)
 			}
 		}
+	}
+}
+
+// logCounter reads name=N from a daemon log's counters line.
+func logCounter(log, name string) (uint64, bool) {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "msg=counters") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, name+"="); ok {
+				n, err := strconv.ParseUint(v, 10, 64)
+				return n, err == nil
+			}
+		}
+	}
+	return 0, false
+}
+
+// checkGSOPath checks from both nodes' counters that the super-packets of
+// a transfer took the path the case says: sent whole and delivered whole
+// with UDP-tunnel GSO, or split by podfwd (and then rebuilt by GRO).
+func checkGSOPath(t *testing.T, c e2eCase, logs ...string) {
+	t.Helper()
+	if c.io != "tun" || c.encap == "none" {
+		return
+	}
+	var sentWhole, deliveredWhole, split uint64
+	for _, log := range logs {
+		a, _ := logCounter(log, "gsoSentWhole")
+		b, _ := logCounter(log, "gsoDeliveredWhole")
+		s, ok := logCounter(log, "gsoSplit")
+		if !ok {
+			t.Errorf("no counters line in the log:\n%s", log)
+		}
+		sentWhole, deliveredWhole, split = sentWhole+a, deliveredWhole+b, split+s
+	}
+	if c.wholeGSO() {
+		if sentWhole == 0 || deliveredWhole == 0 {
+			t.Errorf("super-packets sent whole %d, delivered whole %d; want both > 0", sentWhole, deliveredWhole)
+		}
+		return
+	}
+	if sentWhole != 0 || split == 0 {
+		t.Errorf("super-packets sent whole %d, split %d; want none whole, some split", sentWhole, split)
 	}
 }

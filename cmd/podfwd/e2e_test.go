@@ -22,19 +22,42 @@ import (
 type e2eCase struct {
 	io, encap string
 	port      int
+	split     bool // offloads.tunnelGSO: false — the fallback path
 }
 
-func (c e2eCase) name() string { return c.io + "-" + c.encap }
+func (c e2eCase) name() string {
+	if c.split {
+		return c.io + "-" + c.encap + "-split"
+	}
+	return c.io + "-" + c.encap
+}
+
+// config is the node's config file for this case.
+func (c e2eCase) config(tp *topo.Topology, n *topo.Node) string {
+	cfg := nodeConfig(tp, n, c.io, c.encap, c.port)
+	if c.split {
+		cfg += "offloads: {tunnelGSO: false}\n"
+	}
+	return cfg
+}
+
+// wholeGSO says whether this case's super-packets leave whole (UDP-tunnel
+// GSO) rather than split by podfwd.
+func (c e2eCase) wholeGSO() bool {
+	return c.io == "tun" && (c.encap == "vxlan" || c.encap == "geneve") && !c.split
+}
 
 // The matrix of the dataplane issue: every io path with every encap it
 // carries, on 2 nodes x 2 pods, IPv4 and IPv6 pods over an IPv4 underlay.
 var e2eMatrix = []e2eCase{
-	{"tun", "vxlan", 8472},
-	{"tun", "geneve", 6081},
-	{"tun", "ipip", 0},
-	{"udp-process", "vxlan", 8472},
-	{"udp-process", "geneve", 6081},
-	{"tun", "none", 0},
+	{"tun", "vxlan", 8472, false},
+	{"tun", "vxlan", 8472, true},
+	{"tun", "geneve", 6081, false},
+	{"tun", "geneve", 6081, true},
+	{"tun", "ipip", 0, false},
+	{"udp-process", "vxlan", 8472, false},
+	{"udp-process", "geneve", 6081, false},
+	{"tun", "none", 0, false},
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -46,7 +69,7 @@ func TestEndToEnd(t *testing.T) {
 			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "e", IPv6: true, PodMTU: 1500})
 			var ds []*daemon
 			for _, n := range tp.Nodes {
-				ds = append(ds, startDaemon(t, n, nodeConfig(tp, n, c.io, c.encap, c.port)))
+				ds = append(ds, startDaemon(t, n, c.config(tp, n)))
 			}
 			a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[1]
 			defer func() {
@@ -73,6 +96,7 @@ func TestEndToEnd(t *testing.T) {
 					t.Errorf("node 1's counters lack %s; log:\n%s", want, log)
 				}
 			}
+			checkGSOPath(t, c, log, ds[1].stop(t))
 		})
 	}
 }
@@ -192,6 +216,14 @@ func TestKernelVXLANInterop(t *testing.T) {
 			a, b := n1.Pods[0], tp.Nodes[1].Pods[0]
 			transfer(t, a, b, b.IPv4, 64<<20)
 			transfer(t, b, a, a.IPv4, 64<<20)
+			if c.io == "tun" { // whole super-packets both ways: ours to the kernel's device, its to us
+				log := d.stop(t)
+				for _, name := range []string{"gsoSentWhole", "gsoDeliveredWhole"} {
+					if n, ok := logCounter(log, name); !ok || n == 0 {
+						t.Errorf("%s=%d (found %v); want > 0; log:\n%s", name, n, ok, log)
+					}
+				}
+			}
 		})
 	}
 }

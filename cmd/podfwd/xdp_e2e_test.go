@@ -18,9 +18,9 @@ import (
 // the nodes' own traffic (ping, TCP to a port on the node) must still pass
 // to the kernel, and SIGTERM must leave no program on the interface.
 var xdpMatrix = []e2eCase{
-	{"xdp", "vxlan", 8472},
-	{"xdp", "geneve", 6081},
-	{"xdp", "ipip", 0},
+	{"xdp", "vxlan", 8472, false},
+	{"xdp", "geneve", 6081, false},
+	{"xdp", "ipip", 0, false},
 }
 
 func TestEndToEndXDP(t *testing.T) {

@@ -60,7 +60,7 @@ func TestXDPFollowsAPeersNewMAC(t *testing.T) {
 			config, bAddr, notify := nodeConfig, b.UnderlayIPv4, "net.ipv4.conf."+b.UnderlayLink+".arp_notify=1"
 			if v6 {
 				config = func(tp *topo.Topology, n *topo.Node, io, encap string, port int) string {
-					return ipv6UnderlayConfig(tp, n, e2eCase{io, encap, port})
+					return ipv6UnderlayConfig(tp, n, e2eCase{io, encap, port, false})
 				}
 				bAddr, notify = b.UnderlayIPv6, "net.ipv6.conf."+b.UnderlayLink+".ndisc_notify=1"
 			}

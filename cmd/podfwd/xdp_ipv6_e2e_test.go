@@ -13,7 +13,7 @@ import (
 // neighbour discovery found, and IPv4 and IPv6 pods reach each other.
 func TestEndToEndXDPOverIPv6Underlay(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, c := range []e2eCase{{"xdp", "vxlan", 8472}, {"xdp", "geneve", 6081}, {"xdp", "ipip", 0}} {
+	for _, c := range []e2eCase{{"xdp", "vxlan", 8472, false}, {"xdp", "geneve", 6081, false}, {"xdp", "ipip", 0, false}} {
 		t.Run(c.encap, func(t *testing.T) {
 			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "x6", IPv6: true})
 			var ds []*daemon

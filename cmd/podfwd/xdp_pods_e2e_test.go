@@ -21,7 +21,7 @@ import (
 // after SIGTERM no program is left on any pod veth.
 func TestEndToEndXDPPods(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, c := range []e2eCase{{"xdp", "vxlan", 8472}, {"xdp", "geneve", 6081}, {"xdp", "ipip", 0}} {
+	for _, c := range []e2eCase{{"xdp", "vxlan", 8472, false}, {"xdp", "geneve", 6081, false}, {"xdp", "ipip", 0, false}} {
 		t.Run(c.name(), func(t *testing.T) {
 			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "xp", IPv6: true, PodMTU: 1500})
 			var ds []*daemon
