@@ -87,6 +87,7 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 		if mode.XDPPods {
 			cfg += "xdp:\n  pods: true\n"
 		}
+		cfg += mode.Config
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			d.stop()
 			return nil, err

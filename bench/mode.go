@@ -23,6 +23,10 @@ type Mode struct {
 	// XDPPods runs io xdp with `xdp.pods: true`: AF_XDP on the pods'
 	// veths as well, so pod traffic bypasses the kernel on both nodes.
 	XDPPods bool
+	// Config is appended to each node's config file: the variants that
+	// turn one of tun io's mechanisms off, so a run measures it against
+	// the default beside it.
+	Config string
 
 	// Probe, when set, is how the row finds out at run time, on a fresh
 	// unprogrammed topology, whether this machine can run it; its error is
@@ -85,6 +89,19 @@ func AllModes() []Mode {
 	return append(all, Mode{Name: "hybrid", IO: "hybrid", Encap: "vxlan", Port: topo.DefaultVXLANPort, Hybrid: true})
 }
 
+// TunVariants are tun/vxlan with one of its mechanisms off: podfwd
+// splitting super-packets itself (the fallback when the kernel has no
+// UDP-tunnel GSO), and one goroutine per direction woken by Go's
+// netpoller instead of the polling thread, or that thread never spinning.
+// They are chosen by name only, never part of "all".
+func TunVariants() []Mode {
+	return []Mode{
+		{Name: "tun-split/vxlan", IO: "tun", Encap: "vxlan", Port: topo.DefaultVXLANPort, Config: "offloads: {tunnelGSO: false}\n"},
+		{Name: "tun-netpoll/vxlan", IO: "tun", Encap: "vxlan", Port: topo.DefaultVXLANPort, Config: "poll: {spin: off}\n"},
+		{Name: "tun-nospin/vxlan", IO: "tun", Encap: "vxlan", Port: topo.DefaultVXLANPort, Config: "poll: {spin: 0s}\n"},
+	}
+}
+
 // SelectModes returns the modes of AllModes named in the comma-separated
 // list, in the list's order; "" or "all" selects every mode. "podfwd/none"
 // is accepted for tun/none, its name in `podfwd demo` before the harness.
@@ -93,6 +110,7 @@ func SelectModes(list string) ([]Mode, error) {
 	if list == "" || list == "all" {
 		return all, nil
 	}
+	all = append(all, TunVariants()...)
 	var out []Mode
 	seen := map[string]bool{}
 	for _, name := range strings.Split(list, ",") {

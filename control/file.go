@@ -27,7 +27,8 @@ type File struct {
 	Underlay Underlay `yaml:"underlay"`
 	TUN      TUN      `yaml:"tun"`
 	Offloads Offloads `yaml:"offloads"`
-	XDP      XDP      `yaml:"xdp"` // io: xdp only
+	XDP      XDP      `yaml:"xdp"`  // io: xdp only
+	Poll     Poll     `yaml:"poll"` // io: tun only
 	Peers    []Peer   `yaml:"peers"`
 	// Admin places the admin socket (podfwd trace) and the metrics listener.
 	Admin Admin `yaml:"admin"`

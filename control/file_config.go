@@ -53,6 +53,9 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 	if err != nil {
 		return nil, err
 	}
+	if _, _, err := f.Poll.SpinDuration(); err != nil {
+		return nil, err
+	}
 	switch f.IO {
 	case IOTUN, IOUDPProcess:
 	case IOXDP:

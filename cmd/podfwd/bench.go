@@ -106,5 +106,9 @@ func modeList() string {
 	for _, m := range bench.AllModes() {
 		names = append(names, m.Name)
 	}
-	return strings.Join(names, ",")
+	var variants []string
+	for _, m := range bench.TunVariants() {
+		variants = append(variants, m.Name)
+	}
+	return strings.Join(names, ",") + " (\"all\"); also " + strings.Join(variants, ",")
 }

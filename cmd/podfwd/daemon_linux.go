@@ -71,7 +71,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 	engine, err := dataplane.New(dataplane.Options{
 		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
 		UnderlayKind: ports.kind, Logger: log, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
-		PodDirect: direct.port(), TunnelGSO: ports.tunnelGSO,
+		PodDirect: direct.port(), TunnelGSO: ports.tunnelGSO, Poll: ports.poll,
 	})
 	if err != nil {
 		return err
@@ -254,6 +254,7 @@ type hostPorts struct {
 	udpGSO      bool
 	podOffloads bool
 	tunnelGSO   dataplane.TunnelGSOPort // nil: super-packets are split
+	poll        dataplane.Poller        // nil: a goroutine per direction
 	tunName     string
 	tunIndex    int
 	offloads    string

@@ -25,6 +25,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		}
 	}()
 	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
+	var tun *linuxio.TUN // tun io's device, nil for udp-process
 
 	process := file.IO == control.IOUDPProcess
 	switch {
@@ -36,7 +37,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		track(tun)
 		h.pod, h.offloads = tun, "none (udp-process baseline)"
 	default:
-		tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr)})
+		tun, err = linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr)})
 		if err != nil {
 			return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
 		}
@@ -103,7 +104,31 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	h.udpGSO = u.Offloads().GSO
 	h.offloads += " udp=" + u.Offloads().String()
 	h.openTunnelGSO(log, file, cfg)
+	if err := h.openPoller(file, tun, u); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// openPoller sets up the one polling thread of tun io unless poll.spin is
+// off (then each direction keeps its goroutine).
+func (h *hostPorts) openPoller(file *control.File, tun *linuxio.TUN, u *linuxio.UDPPort) error {
+	spin, on, err := file.Poll.SpinDuration()
+	if err != nil {
+		return err
+	}
+	if !on || tun == nil {
+		h.offloads += " poll=goroutines"
+		return nil
+	}
+	p, err := linuxio.NewPoller(spin, tun.FD(), u.FD())
+	if err != nil {
+		return err
+	}
+	h.closers = append(h.closers, p.Close)
+	h.poll = p
+	h.offloads += " poll=thread spin=" + spin.String()
+	return nil
 }
 
 // openTunnelGSO opens the TAP that takes super-packets whole when the

@@ -46,7 +46,13 @@ func newBatchPort(name string, family int, c *mmsgConn, batch int, log *slog.Log
 // readBatch receives up to len(pkts) datagrams with one recvmmsg, each at
 // its packet's Start. Datagrams the kernel truncated are dropped, counted,
 // and their packets moved behind the returned ones.
-func (b *batchPort) readBatch(pkts []*dataplane.Packet) (int, error) {
+func (b *batchPort) readBatch(pkts []*dataplane.Packet) (int, error) { return b.read(pkts, false) }
+
+// tryReadBatch is readBatch without waiting: 0 and no error when nothing
+// (or only truncated datagrams) was queued.
+func (b *batchPort) tryReadBatch(pkts []*dataplane.Packet) (int, error) { return b.read(pkts, true) }
+
+func (b *batchPort) read(pkts []*dataplane.Packet, try bool) (int, error) {
 	want := min(len(pkts), len(b.c.rx.hdrs))
 	if want == 0 {
 		return 0, nil
@@ -65,8 +71,14 @@ func (b *batchPort) readBatch(pkts []*dataplane.Packet) (int, error) {
 		for i, p := range pkts[:want] {
 			b.c.rx.prepRecv(i, p.Buf[p.Start:])
 		}
-		n, err := b.c.recv(want)
-		if err != nil {
+		var n int
+		var err error
+		if try {
+			n, err = b.c.tryRecv(want)
+		} else {
+			n, err = b.c.recv(want)
+		}
+		if err != nil || n == 0 {
 			return 0, err
 		}
 		out := 0
@@ -91,7 +103,7 @@ func (b *batchPort) readBatch(pkts []*dataplane.Packet) (int, error) {
 			}
 			out++
 		}
-		if out > 0 {
+		if out > 0 || try {
 			return out, nil
 		}
 	}

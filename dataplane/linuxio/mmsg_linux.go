@@ -117,6 +117,7 @@ type mmsgConn struct {
 	rx, tx msgBatch
 
 	recvFn  func(fd uintptr) bool
+	tryFn   func(fd uintptr) bool // recvFn that never parks: for tryRecv
 	rxWant  int
 	rxGot   int
 	rxErrno unix.Errno
@@ -151,6 +152,10 @@ func newMmsgConn(rc syscall.RawConn, batch, rxCtrl, txCtrl int) *mmsgConn {
 			return true
 		}
 	}
+	c.tryFn = func(fd uintptr) bool {
+		c.recvFn(fd)
+		return true
+	}
 	c.sendFn = func(fd uintptr) bool {
 		for c.txNext < c.txEnd {
 			n, e := c.sendmmsg(fd, c.tx.hdrs[c.txNext:c.txEnd])
@@ -182,6 +187,26 @@ func (c *mmsgConn) recv(want int) (int, error) {
 		return 0, os.NewSyscallError("recvmmsg", c.rxErrno)
 	}
 	return c.rxGot, nil
+}
+
+// tryRecv is recv without waiting: 0 and no error when nothing is queued.
+func (c *mmsgConn) tryRecv(want int) (int, error) {
+	c.rxWant, c.rxGot, c.rxErrno = want, 0, 0
+	if err := c.rc.Read(c.tryFn); err != nil {
+		return 0, portError("recvmmsg", err)
+	}
+	if c.rxErrno != 0 {
+		return 0, os.NewSyscallError("recvmmsg", c.rxErrno)
+	}
+	return c.rxGot, nil
+}
+
+// fd returns the socket's file descriptor, for an epoll set; it stays
+// valid until the port is closed.
+func (c *mmsgConn) fd() int {
+	fd := -1
+	_ = c.rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
 }
 
 // send runs sendmmsg over tx.hdrs[:n] until all are sent or one fails, and

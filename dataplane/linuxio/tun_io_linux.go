@@ -41,6 +41,10 @@ func (t *TUN) buildClosures() {
 		}
 		return true
 	}
+	t.tryFn = func(fd uintptr) bool {
+		t.readFn(fd)
+		return true
+	}
 	t.writeFn = func(fd uintptr) bool {
 		for t.txN < len(t.txPkts) {
 			p := t.txPkts[t.txN]
@@ -68,7 +72,21 @@ func (t *TUN) buildClosures() {
 // up to BatchSize. Each packet lands at its Start; with offloads its
 // virtio_net_hdr is read into the headroom just before and decoded into
 // GSO. Addr and Segments are not set.
-func (t *TUN) ReadBatch(pkts []*dataplane.Packet) (int, error) {
+func (t *TUN) ReadBatch(pkts []*dataplane.Packet) (int, error) { return t.read(pkts, t.readFn) }
+
+// TryReadBatch is ReadBatch without waiting: 0 and no error when nothing
+// is queued (dataplane.TryReader).
+func (t *TUN) TryReadBatch(pkts []*dataplane.Packet) (int, error) { return t.read(pkts, t.tryFn) }
+
+// FD returns the device's descriptor for an epoll set (dataplane poll
+// mode); valid until Close.
+func (t *TUN) FD() int {
+	fd := -1
+	_ = t.rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
+}
+
+func (t *TUN) read(pkts []*dataplane.Packet, fn func(fd uintptr) bool) (int, error) {
 	want := min(len(pkts), t.batch)
 	if want == 0 {
 		return 0, nil
@@ -86,7 +104,7 @@ func (t *TUN) ReadBatch(pkts []*dataplane.Packet) (int, error) {
 		}
 	}
 	t.rxPkts, t.rxN, t.rxErrno = pkts[:want], 0, 0
-	err := t.rc.Read(t.readFn)
+	err := t.rc.Read(fn)
 	t.rxPkts = nil
 	if err != nil {
 		return 0, t.ioError("tun read", err)

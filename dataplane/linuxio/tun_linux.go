@@ -34,6 +34,7 @@ type TUN struct {
 	closed   atomic.Bool
 
 	readFn  func(fd uintptr) bool
+	tryFn   func(fd uintptr) bool // readFn that never parks: for TryReadBatch
 	rxPkts  []*dataplane.Packet
 	rxN     int
 	rxErrno unix.Errno

@@ -122,6 +122,14 @@ func (u *UDPPort) Offloads() UDPOffloads {
 // drops a truncated datagram.
 func (u *UDPPort) ReadBatch(pkts []*dataplane.Packet) (int, error) { return u.readBatch(pkts) }
 
+// TryReadBatch is ReadBatch without waiting: 0 and no error when nothing
+// is queued (dataplane.TryReader).
+func (u *UDPPort) TryReadBatch(pkts []*dataplane.Packet) (int, error) { return u.tryReadBatch(pkts) }
+
+// FD returns the socket's descriptor for an epoll set (dataplane poll
+// mode); valid until Close.
+func (u *UDPPort) FD() int { return u.c.fd() }
+
 // WriteBatch implements dataplane.Port. A packet with Segments > 1 holds
 // datagrams of SegmentSize bytes back to back and is sent with UDP GSO
 // when on (at most 64 segments of at most 65535 bytes each per train).

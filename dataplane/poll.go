@@ -1,0 +1,101 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// TryReader is a Port whose reads can be tried without waiting:
+// TryReadBatch returns 0 and no error when nothing is queued.
+type TryReader interface {
+	TryReadBatch(pkts []*Packet) (n int, err error)
+}
+
+// Poller lets one OS thread serve both directions (Options.Poll): it waits
+// until the pod or the underlay port may have packets, and says how long
+// the thread may keep trying the ports before it waits.
+type Poller interface {
+	// Wait blocks until a port may be readable or Wake was called.
+	Wait() error
+	// Wake makes a Wait in progress, or the next one, return.
+	Wake()
+	// Spin is how long to keep trying the ports after the last packet
+	// before waiting; 0 never spins.
+	Spin() time.Duration
+	// Yield gives the CPU to any other runnable thread while spinning.
+	Yield()
+	Close() error
+}
+
+// pollable reports whether Run can serve the engine's ports from one
+// thread: a poller, and exactly one pod and one underlay port, both
+// TryReaders (the IPIP pair and the direct pod port keep their goroutines).
+func (e *Engine) pollable() (pod, ul TryReader, ok bool) {
+	if e.opts.Poll == nil || e.opts.Underlay6 != nil || e.opts.PodDirect != nil {
+		return nil, nil, false
+	}
+	pod, ok1 := e.opts.Pod.(TryReader)
+	ul, ok2 := e.opts.Underlay.(TryReader)
+	return pod, ul, ok1 && ok2
+}
+
+// runPolled forwards both directions on this goroutine, locked to its OS
+// thread, until ctx ends. A packet that arrives while the thread is busy
+// or spinning is picked up with no scheduler wake-up at all; only after
+// Spin without traffic does the thread sleep in the poller, and then one
+// kernel wake-up (not a netpoller hand-off to a goroutine) resumes it.
+// Two directions share one thread, so the engine never spins on two cores.
+func (e *Engine) runPolled(ctx context.Context, pod, ul TryReader) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	poll := e.opts.Poll
+	stop := context.AfterFunc(ctx, poll.Wake)
+	defer stop()
+	eg := newEgressLoop(e, e.opts.Pod)
+	in := newIngressLoop(e, e.opts.Underlay)
+	last := time.Now()
+	for ctx.Err() == nil {
+		n, err := tryRead(pod, eg.batch)
+		if err != nil {
+			e.Counters.Egress.Rx.Errors.Add(1)
+			return fmt.Errorf("dataplane: read %s: %w", e.opts.Pod.Name(), err)
+		}
+		if n > 0 {
+			eg.forward(eg.batch[:n])
+		}
+		m, err := tryRead(ul, in.batch)
+		if err != nil {
+			e.Counters.Ingress.Rx.Errors.Add(1)
+			return fmt.Errorf("dataplane: read %s: %w", e.opts.Underlay.Name(), err)
+		}
+		if m > 0 {
+			in.forward(in.batch[:m])
+		}
+		if n+m > 0 {
+			last = time.Time{}
+			continue
+		}
+		now := time.Now()
+		if last.IsZero() {
+			last = now
+		}
+		if now.Sub(last) < poll.Spin() {
+			poll.Yield()
+			continue
+		}
+		if err := poll.Wait(); err != nil {
+			return fmt.Errorf("dataplane: poll: %w", err)
+		}
+		last = time.Time{}
+	}
+	return nil
+}
+
+func tryRead(r TryReader, batch []*Packet) (int, error) {
+	for _, p := range batch {
+		p.Reset(Headroom)
+	}
+	return r.TryReadBatch(batch)
+}
