@@ -227,16 +227,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.opts.PodDirect.Close()
 	}
 	e.opts.Underlay.Close()
-	if e.opts.TunnelGSO != nil {
-		e.opts.TunnelGSO.Close()
-	}
 	if e.opts.Underlay6 != nil {
 		e.opts.Underlay6.Close()
+	}
+	wg.Wait()
+	// Written only by the loops, never read: closed once they are gone.
+	if e.opts.TunnelGSO != nil {
+		e.opts.TunnelGSO.Close()
 	}
 	if e.opts.Poll != nil {
 		e.opts.Poll.Close()
 	}
-	wg.Wait()
 	select {
 	case err := <-errs:
 		return err

@@ -26,6 +26,13 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	}()
 	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
 	var tun *linuxio.TUN // tun io's device, nil for udp-process
+	// With the polling thread (tun io, VXLAN/Geneve), the TUN and the
+	// socket stay out of Go's netpoller.
+	_, pollOn, perr := file.Poll.SpinDuration()
+	if perr != nil {
+		return nil, perr
+	}
+	polled := pollOn && file.IO != control.IOUDPProcess && cfg.Encap != encap.KindIPIP
 
 	process := file.IO == control.IOUDPProcess
 	switch {
@@ -37,7 +44,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		track(tun)
 		h.pod, h.offloads = tun, "none (udp-process baseline)"
 	default:
-		tun, err = linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr)})
+		tun, err = linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr), Raw: polled})
 		if err != nil {
 			return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
 		}
@@ -95,6 +102,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		DisableGSO: !control.On(file.Offloads.UDPGSO),
 		DisableGRO: !control.On(file.Offloads.UDPGRO),
 		Logger:     log,
+		Raw:        polled,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket %s: %w", laddr, err)

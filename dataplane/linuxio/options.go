@@ -30,6 +30,8 @@ type UDPOptions struct {
 	DisableGRO   bool         // do not ask the kernel to coalesce received datagrams
 	SocketBuffer int          // SO_RCVBUF and SO_SNDBUF in bytes; 0 means DefaultSocketBuffer, < 0 leaves the kernel's
 	Logger       *slog.Logger // where the GSO fallback is logged; nil means slog.Default()
+	// Raw keeps the socket out of Go's netpoller, as TUNOptions.Raw.
+	Raw bool
 }
 
 // UDPOffloads says which UDP offloads a port uses right now.
@@ -62,6 +64,10 @@ type TUNOptions struct {
 	// BatchSize bounds how many packets one ReadBatch returns; 0 means
 	// DefaultBatchSize.
 	BatchSize int
+	// Raw keeps the device out of Go's netpoller (see rawConn): for a
+	// port served by the dataplane's polling thread. A blocked ReadBatch
+	// then holds its OS thread and notices Close only within 100 ms.
+	Raw bool
 }
 
 // TUNOffloads says which offloads a TUN device has in effect.

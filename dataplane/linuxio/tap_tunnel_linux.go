@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/offload"
@@ -46,8 +45,7 @@ var ErrTunnelGSOUnsupported = errors.New("UDP-tunnel GSO through a TAP is not av
 type TunnelTAP struct {
 	name   string
 	mac    [6]byte
-	file   *os.File
-	rc     syscall.RawConn
+	raw    *rawConn
 	closed atomic.Bool
 
 	writeFn func(fd uintptr) bool
@@ -106,11 +104,9 @@ func OpenTunnelTAP(name string, opts TunnelTAPOptions) (_ *TunnelTAP, err error)
 	if err := t.prepareLink(); err != nil {
 		return nil, err
 	}
-	t.file = os.NewFile(uintptr(fd), "/dev/net/tun")
-	if t.rc, err = t.file.SyscallConn(); err != nil {
-		t.file.Close()
-		return nil, fmt.Errorf("linuxio: tap %s: %w", t.name, err)
-	}
+	// Outside the netpoller: every frame written would otherwise wake
+	// the runtime's epoll when its buffer is freed (see rawConn).
+	t.raw = &rawConn{fd: fd}
 	t.buildWrite()
 	return t, nil
 }
@@ -196,7 +192,7 @@ func (t *TunnelTAP) WriteBatch(pkts []*dataplane.Packet) (int, error) {
 		_ = p.GSO.EncodeTunnel(p.Buf[p.Start-offload.VirtioNetHdrTunnelLen : p.Start])
 	}
 	t.txPkts, t.txN, t.txErrno = pkts, 0, 0
-	err := t.rc.Write(t.writeFn)
+	err := t.raw.Write(t.writeFn)
 	t.txPkts = nil
 	if err != nil {
 		if t.closed.Load() {
@@ -213,5 +209,5 @@ func (t *TunnelTAP) WriteBatch(pkts []*dataplane.Packet) (int, error) {
 // Close closes the fd, which removes the device and its sysctls.
 func (t *TunnelTAP) Close() error {
 	t.closed.Store(true)
-	return t.file.Close()
+	return t.raw.Close()
 }

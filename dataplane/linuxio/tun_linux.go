@@ -26,6 +26,7 @@ import (
 type TUN struct {
 	name     string
 	file     *os.File
+	raw      *rawConn // instead of file with TUNOptions.Raw
 	rc       syscall.RawConn
 	offloads TUNOffloads
 	hdrLen   int
@@ -58,6 +59,12 @@ func OpenTUN(name string, opts TUNOptions) (*TUN, error) {
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
+	}
+	if opts.Raw {
+		t.raw = &rawConn{fd: fd}
+		t.rc = t.raw
+		t.buildClosures()
+		return t, nil
 	}
 	// os.NewFile sees the fd is non-blocking and registers it with the
 	// netpoller; from here on the file owns the fd.
@@ -128,5 +135,8 @@ func (t *TUN) Offloads() TUNOffloads { return t.offloads }
 // returns an error matching both dataplane.ErrPortClosed and os.ErrClosed.
 func (t *TUN) Close() error {
 	t.closed.Store(true)
+	if t.raw != nil {
+		return t.raw.Close()
+	}
 	return t.file.Close()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 
 	"github.com/podfwd/podfwd/dataplane"
@@ -26,7 +27,9 @@ import (
 // (Truncated).
 type UDPPort struct {
 	*batchPort
-	conn  *net.UDPConn
+	conn  *net.UDPConn // nil with UDPOptions.Raw
+	raw   *rawConn
+	laddr netip.AddrPort
 	batch int
 }
 
@@ -50,16 +53,28 @@ func ListenUDP(laddr netip.AddrPort, opts UDPOptions) (*UDPPort, error) {
 	} else {
 		laddr = netip.AddrPortFrom(laddr.Addr().Unmap(), laddr.Port())
 	}
-	var lc net.ListenConfig
-	pc, err := lc.ListenPacket(context.Background(), network, laddr.String())
-	if err != nil {
-		return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
-	}
-	conn := pc.(*net.UDPConn)
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
+	var (
+		conn *net.UDPConn
+		raw  *rawConn
+		rc   syscall.RawConn
+	)
+	if opts.Raw {
+		var err error
+		if raw, err = rawUDPSocket(family, laddr); err != nil {
+			return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
+		}
+		rc = raw
+	} else {
+		var lc net.ListenConfig
+		pc, err := lc.ListenPacket(context.Background(), network, laddr.String())
+		if err != nil {
+			return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
+		}
+		conn = pc.(*net.UDPConn)
+		if rc, err = conn.SyscallConn(); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("linuxio: listen udp %v: %w", laddr, err)
+		}
 	}
 	if opts.SocketBuffer == 0 {
 		opts.SocketBuffer = DefaultSocketBuffer
@@ -74,8 +89,9 @@ func ListenUDP(laddr netip.AddrPort, opts UDPOptions) (*UDPPort, error) {
 		rxCtrl = groCmsgSpace
 	}
 	c := newMmsgConn(rc, batch, rxCtrl, segmentCmsgSpace)
-	name := "udp:" + conn.LocalAddr().String()
-	u := &UDPPort{batchPort: newBatchPort(name, family, c, batch, opts.Logger), conn: conn, batch: batch}
+	u0 := &UDPPort{conn: conn, raw: raw}
+	name := "udp:" + u0.LocalAddr().String()
+	u := &UDPPort{batchPort: newBatchPort(name, family, c, batch, opts.Logger), conn: conn, raw: raw, batch: batch}
 	u.gro = gro
 	u.gso.Store(gso)
 	return u, nil
@@ -109,6 +125,16 @@ func (u *UDPPort) BatchSize() int { return u.batch }
 
 // LocalAddr returns the address the socket is bound to.
 func (u *UDPPort) LocalAddr() netip.AddrPort {
+	if u.raw != nil {
+		var a netip.AddrPort
+		_ = u.raw.Control(func(fd uintptr) {
+			sa, err := unix.Getsockname(int(fd))
+			if err == nil {
+				a = addrPortOf(sa)
+			}
+		})
+		return a
+	}
 	return u.conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
@@ -139,6 +165,12 @@ func (u *UDPPort) WriteBatch(pkts []*dataplane.Packet) (int, error) { return u.w
 // Close closes the socket; a blocked ReadBatch returns an error matching
 // both dataplane.ErrPortClosed and net.ErrClosed.
 func (u *UDPPort) Close() error {
+	if u.raw != nil {
+		if err := u.raw.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return err
+		}
+		return nil
+	}
 	if err := u.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
