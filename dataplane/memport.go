@@ -72,7 +72,12 @@ func (m *MemPort) Replay(frames [][]byte, addr netip.AddrPort) {
 
 // ReadBatch implements Port. It blocks until a packet is available or the
 // port is closed.
-func (m *MemPort) ReadBatch(pkts []*Packet) (int, error) {
+func (m *MemPort) ReadBatch(pkts []*Packet) (int, error) { return m.read(pkts, false) }
+
+// TryReadBatch implements TryReader: ReadBatch without waiting.
+func (m *MemPort) TryReadBatch(pkts []*Packet) (int, error) { return m.read(pkts, true) }
+
+func (m *MemPort) read(pkts []*Packet, try bool) (int, error) {
 	for {
 		m.mu.Lock()
 		if m.closed {
@@ -95,7 +100,7 @@ func (m *MemPort) ReadBatch(pkts []*Packet) (int, error) {
 			n++
 		}
 		m.mu.Unlock()
-		if n > 0 {
+		if n > 0 || try {
 			return n, nil
 		}
 		<-m.wake

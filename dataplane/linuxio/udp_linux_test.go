@@ -86,14 +86,20 @@ func readAll(t *testing.T, port dataplane.Port, want, room int) (data [][]byte, 
 
 func TestUDPBatchBothWays(t *testing.T) {
 	ns := newTestNS(t, "udpb")
-	for _, tc := range []struct{ name, a, b, bDial string }{
-		{"ipv4", "127.0.0.1:0", "127.0.0.1:0", ""},
-		{"ipv6", "[::1]:0", "[::1]:0", ""},
-		{"ipv4-to-dual-stack", "127.0.0.1:0", "[::]:0", "127.0.0.1"},
+	for _, tc := range []struct {
+		name, a, b, bDial string
+		raw               bool // outside the netpoller (rawConn)
+	}{
+		{"ipv4", "127.0.0.1:0", "127.0.0.1:0", "", false},
+		{"ipv6", "[::1]:0", "[::1]:0", "", false},
+		{"ipv4-to-dual-stack", "127.0.0.1:0", "[::]:0", "127.0.0.1", false},
+		{"raw-ipv4", "127.0.0.1:0", "127.0.0.1:0", "", true},
+		{"raw-ipv6", "[::1]:0", "[::1]:0", "", true},
+		{"raw-ipv4-to-dual-stack", "127.0.0.1:0", "[::]:0", "127.0.0.1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := listenUDP(t, ns, tc.a, UDPOptions{BatchSize: 16})
-			b := listenUDP(t, ns, tc.b, UDPOptions{BatchSize: 16})
+			a := listenUDP(t, ns, tc.a, UDPOptions{BatchSize: 16, Raw: tc.raw})
+			b := listenUDP(t, ns, tc.b, UDPOptions{BatchSize: 16, Raw: tc.raw})
 			bAddr := b.LocalAddr()
 			if tc.bDial != "" {
 				bAddr = netip.AddrPortFrom(netip.MustParseAddr(tc.bDial), bAddr.Port())
