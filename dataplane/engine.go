@@ -202,18 +202,18 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	pod, ul, polled := e.pollable()
+	pod, uls, polled := e.pollable()
 	if polled {
-		start(func(ctx context.Context) error { return e.runPolled(ctx, pod, ul) })
+		start(func(ctx context.Context) error { return e.runPolled(ctx, pod, uls) })
 	} else {
 		start(newEgressLoop(e, e.opts.Pod).run)
 		start(newIngressLoop(e, e.opts.Underlay).run)
+		if e.opts.Underlay6 != nil {
+			start(newIngressLoop(e, e.opts.Underlay6).run)
+		}
 	}
 	if e.opts.PodDirect != nil {
 		start(newEgressLoop(e, e.opts.PodDirect).run)
-	}
-	if e.opts.Underlay6 != nil {
-		start(newIngressLoop(e, e.opts.Underlay6).run)
 	}
 	<-ctx.Done()
 	if polled {

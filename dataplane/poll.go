@@ -30,15 +30,27 @@ type Poller interface {
 }
 
 // pollable reports whether Run can serve the engine's ports from one
-// thread: a poller, and exactly one pod and one underlay port, both
-// TryReaders (the IPIP pair and the direct pod port keep their goroutines).
-func (e *Engine) pollable() (pod, ul TryReader, ok bool) {
-	if e.opts.Poll == nil || e.opts.Underlay6 != nil || e.opts.PodDirect != nil {
+// thread: a poller, and pod and underlay ports (IPIP's second included)
+// that are all TryReaders. The direct pod port keeps its goroutines.
+func (e *Engine) pollable() (pod TryReader, uls []TryReader, ok bool) {
+	if e.opts.Poll == nil || e.opts.PodDirect != nil {
 		return nil, nil, false
 	}
-	pod, ok1 := e.opts.Pod.(TryReader)
-	ul, ok2 := e.opts.Underlay.(TryReader)
-	return pod, ul, ok1 && ok2
+	pod, ok = e.opts.Pod.(TryReader)
+	if !ok {
+		return nil, nil, false
+	}
+	for _, p := range []Port{e.opts.Underlay, e.opts.Underlay6} {
+		if p == nil {
+			continue
+		}
+		r, ok := p.(TryReader)
+		if !ok {
+			return nil, nil, false
+		}
+		uls = append(uls, r)
+	}
+	return pod, uls, true
 }
 
 // runPolled forwards both directions on this goroutine, locked to its OS
@@ -47,14 +59,17 @@ func (e *Engine) pollable() (pod, ul TryReader, ok bool) {
 // Spin without traffic does the thread sleep in the poller, and then one
 // kernel wake-up (not a netpoller hand-off to a goroutine) resumes it.
 // Two directions share one thread, so the engine never spins on two cores.
-func (e *Engine) runPolled(ctx context.Context, pod, ul TryReader) error {
+func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	poll := e.opts.Poll
 	stop := context.AfterFunc(ctx, poll.Wake)
 	defer stop()
 	eg := newEgressLoop(e, e.opts.Pod)
-	in := newIngressLoop(e, e.opts.Underlay)
+	ins := []*ingressLoop{newIngressLoop(e, e.opts.Underlay)}
+	if e.opts.Underlay6 != nil {
+		ins = append(ins, newIngressLoop(e, e.opts.Underlay6))
+	}
 	last := time.Now()
 	for ctx.Err() == nil {
 		n, err := tryRead(pod, eg.batch)
@@ -65,13 +80,17 @@ func (e *Engine) runPolled(ctx context.Context, pod, ul TryReader) error {
 		if n > 0 {
 			eg.forward(eg.batch[:n])
 		}
-		m, err := tryRead(ul, in.batch)
-		if err != nil {
-			e.Counters.Ingress.Rx.Errors.Add(1)
-			return fmt.Errorf("dataplane: read %s: %w", e.opts.Underlay.Name(), err)
-		}
-		if m > 0 {
-			in.forward(in.batch[:m])
+		m := 0
+		for i, in := range ins {
+			k, err := tryRead(uls[i], in.batch)
+			if err != nil {
+				e.Counters.Ingress.Rx.Errors.Add(1)
+				return fmt.Errorf("dataplane: read %s: %w", in.port.Name(), err)
+			}
+			if k > 0 {
+				in.forward(in.batch[:k])
+			}
+			m += k
 		}
 		if n+m > 0 {
 			last = time.Time{}

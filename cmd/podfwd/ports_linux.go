@@ -26,13 +26,13 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	}()
 	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
 	var tun *linuxio.TUN // tun io's device, nil for udp-process
-	// With the polling thread (tun io, VXLAN/Geneve), the TUN and the
-	// socket stay out of Go's netpoller.
+	// With the polling thread (tun io), the TUN and the sockets stay out
+	// of Go's netpoller.
 	_, pollOn, perr := file.Poll.SpinDuration()
 	if perr != nil {
 		return nil, perr
 	}
-	polled := pollOn && file.IO != control.IOUDPProcess && cfg.Encap != encap.KindIPIP
+	polled := pollOn && file.IO != control.IOUDPProcess
 
 	process := file.IO == control.IOUDPProcess
 	switch {
@@ -70,17 +70,24 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 			return nil, fmt.Errorf("%w: io udp-process carries vxlan or geneve only (flannel's udp backend has no ipip)", control.ErrConfig)
 		}
 		h.kind = dataplane.UnderlayIP
-		p4, err := linuxio.ListenIPIP(cfg.LocalUnderlay, linuxio.ProtoIPIP)
+		listen := linuxio.ListenIPIP
+		if polled {
+			listen = linuxio.ListenIPIPRaw
+		}
+		p4, err := listen(cfg.LocalUnderlay, linuxio.ProtoIPIP)
 		if err != nil {
 			return nil, fmt.Errorf("raw IPIP socket: %w", err)
 		}
 		track(p4)
-		p6, err := linuxio.ListenIPIP(cfg.LocalUnderlay, linuxio.ProtoIPv6in4)
+		p6, err := listen(cfg.LocalUnderlay, linuxio.ProtoIPv6in4)
 		if err != nil {
 			return nil, fmt.Errorf("raw IPv6-in-IPv4 socket: %w", err)
 		}
 		track(p6)
 		h.underlay, h.underlay6 = p4, p6
+		if err := h.openPoller(file, tun, p4.FD(), p6.FD()); err != nil {
+			return nil, err
+		}
 		return h, nil
 	}
 
@@ -112,7 +119,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	h.udpGSO = u.Offloads().GSO
 	h.offloads += " udp=" + u.Offloads().String()
 	h.openTunnelGSO(log, file, cfg)
-	if err := h.openPoller(file, tun, u); err != nil {
+	if err := h.openPoller(file, tun, u.FD()); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -120,7 +127,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 
 // openPoller sets up the one polling thread of tun io unless poll.spin is
 // off (then each direction keeps its goroutine).
-func (h *hostPorts) openPoller(file *control.File, tun *linuxio.TUN, u *linuxio.UDPPort) error {
+func (h *hostPorts) openPoller(file *control.File, tun *linuxio.TUN, underlayFDs ...int) error {
 	spin, on, err := file.Poll.SpinDuration()
 	if err != nil {
 		return err
@@ -129,7 +136,7 @@ func (h *hostPorts) openPoller(file *control.File, tun *linuxio.TUN, u *linuxio.
 		h.offloads += " poll=goroutines"
 		return nil
 	}
-	p, err := linuxio.NewPoller(spin, tun.FD(), u.FD())
+	p, err := linuxio.NewPoller(spin, append([]int{tun.FD()}, underlayFDs...)...)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,28 @@ func TestRawIPIPBetweenNamespaces(t *testing.T) {
 	nsA, nsB := newTestNS(t, "ipipa"), newTestNS(t, "ipipb")
 	vethPair(t, nsA, nsB)
 	a, b := listenIPIP(t, nsA, underlayA), listenIPIP(t, nsB, underlayB)
+	rawIPIPBothWays(t, a, b)
+}
+
+// The same with both sockets outside Go's netpoller, as the polling
+// thread uses them.
+func TestRawIPIPOutsideTheNetpoller(t *testing.T) {
+	nsA, nsB := newTestNS(t, "ipipra"), newTestNS(t, "ipiprb")
+	vethPair(t, nsA, nsB)
+	var a, b *RawIPPort
+	var errA, errB error
+	nsA.do(t, func() { a, errA = ListenIPIPRaw(underlayA, ProtoIPIP) })
+	nsB.do(t, func() { b, errB = ListenIPIPRaw(underlayB, ProtoIPIP) })
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	defer a.Close()
+	defer b.Close()
+	rawIPIPBothWays(t, a, b)
+}
+
+func rawIPIPBothWays(t *testing.T, a, b *RawIPPort) {
+	t.Helper()
 
 	for dir, ends := range [][2]*RawIPPort{{a, b}, {b, a}} {
 		src, dst := ends[0], ends[1]
