@@ -29,11 +29,15 @@ var _ dataplane.Port = (*RawIPPort)(nil)
 // ListenIPIP opens a raw IPv4 socket for protocol proto (ProtoIPIP or
 // ProtoIPv6in4) bound to the local IPv4 address (unspecified: any). IPv6
 // outer headers are not supported: an IPv6 raw socket never shows them.
-func ListenIPIP(local netip.Addr, proto int) (*RawIPPort, error) { return openIPIP(local, proto, false) }
+func ListenIPIP(local netip.Addr, proto int) (*RawIPPort, error) {
+	return openIPIP(local, proto, false)
+}
 
 // ListenIPIPRaw is ListenIPIP with the socket outside Go's netpoller (see
 // rawConn), for the dataplane's polling thread.
-func ListenIPIPRaw(local netip.Addr, proto int) (*RawIPPort, error) { return openIPIP(local, proto, true) }
+func ListenIPIPRaw(local netip.Addr, proto int) (*RawIPPort, error) {
+	return openIPIP(local, proto, true)
+}
 
 func openIPIP(local netip.Addr, proto int, raw bool) (*RawIPPort, error) {
 	local = local.Unmap()
