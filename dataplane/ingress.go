@@ -110,7 +110,9 @@ func (l *ingressLoop) forward(batch []*Packet) {
 		if p.Segments > 1 && p.SegmentSize > 0 {
 			size = p.SegmentSize
 		}
-		if size <= 0 {
+		if size <= 0 { // counted: every datagram received is accounted for
+			l.tally.rxPackets++
+			l.tally.drop(ReasonEmpty)
 			continue
 		}
 		for off := p.Start; off < p.End; off += size {

@@ -190,3 +190,16 @@ func TestIngressGROPassThroughChecksums(t *testing.T) {
 		t.Errorf("delivered packet's virtio flags %d, want DATA_VALID", got)
 	}
 }
+
+// A zero-length datagram is received and dropped as empty, never lost
+// without a count.
+func TestIngressCountsEmptyDatagrams(t *testing.T) {
+	e, _, _ := newTestEngine(t, encap.KindVXLAN)
+	forwardIngress(t, e, netipPeer(), []byte{})
+	if got := e.Counters.Drops(ReasonEmpty); got != 1 {
+		t.Errorf("empty drops %d, want 1", got)
+	}
+	if got := e.Counters.Ingress.Rx.Packets.Load(); got != 1 {
+		t.Errorf("rx packets %d, want 1", got)
+	}
+}

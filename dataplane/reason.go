@@ -22,6 +22,7 @@ const (
 	ReasonOversizeInner                                                    // decapsulated packet above the tunnel MTU that cannot be resegmented
 	ReasonNotIP                                                            // underlay frame that is neither IPv4 nor IPv6
 	ReasonNeighbourUnresolved                                              // whole frame to a peer whose next hop has no Ethernet address yet
+	ReasonEmpty                                                            // zero-length datagram from the underlay
 	numReasons
 )
 
@@ -49,6 +50,7 @@ var pipelineReasonNames = [...]string{
 	ReasonOversizeInner - ReasonNoRoute:       "oversize-inner",
 	ReasonNotIP - ReasonNoRoute:               "not-ip",
 	ReasonNeighbourUnresolved - ReasonNoRoute: "neighbour-unresolved",
+	ReasonEmpty - ReasonNoRoute:               "empty",
 }
 
 // FromEncap converts a wire-format drop reason into a pipeline reason.
