@@ -34,7 +34,9 @@ func openUnderlayXDP(log *slog.Logger, file *control.File, cfg *dataplane.Config
 		return nil, "", err
 	}
 	opts.Socket.NumFrames = framesPerQueue(len(queues))
-	g, err := xdpport.OpenQueues(ul.Attrs().Index, queues, opts)
+	g, err := retryWhileBusy(log, "AF_XDP on "+name, func() (*xdpport.Group, error) {
+		return xdpport.OpenQueues(ul.Attrs().Index, queues, opts)
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("AF_XDP on %s queues %v: %w", name, queues, err)
 	}
