@@ -295,7 +295,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	}
 	// The inner source must belong to the peer that sent it: nobody can
 	// use us to inject packets in another node's name.
-	if srcHop, _, ok := f.routeVia(&l.srcRoutes, flow.Src); !ok || srcHop != hop {
+	if srcHop, _, ok := f.routeVia(&l.srcRoutes, flow.Src); (!ok || srcHop != hop) && !f.peerICMPError(hop, inner, &flow) {
 		l.drop(tr, traced, inner, ReasonSpoofedSource)
 		return
 	}

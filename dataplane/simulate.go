@@ -155,7 +155,7 @@ func (e *Engine) simulateIngress(f *fib, pkt []byte, t Tracer) {
 		return
 	}
 	t.Record(&TraceEvent{Dir: Ingress, Stage: StageParse, Flow: flow, Packet: inner})
-	if srcHop, _, ok := f.route(flow.Src); !ok || srcHop != hop {
+	if srcHop, _, ok := f.route(flow.Src); (!ok || srcHop != hop) && !f.peerICMPError(hop, inner, &flow) {
 		drop(inner, ReasonSpoofedSource)
 		return
 	}
