@@ -163,7 +163,7 @@ func (h *hostPorts) openTunnelGSO(log *slog.Logger, file *control.File, cfg *dat
 		state = "off (IPv6 underlay)"
 		return
 	}
-	tap, err := linuxio.OpenTunnelTAP(tunnelTAPName(file.TUN.Name), linuxio.TunnelTAPOptions{})
+	tap, err := linuxio.OpenTunnelTAP(tunnelTAPName(file.TUN.Name), linuxio.TunnelTAPOptions{LocalAddr: cfg.LocalUnderlay})
 	if err != nil {
 		log.Warn("UDP-tunnel GSO not available; podfwd splits super-packets itself", "err", err)
 		state = "off (refused)"

@@ -3,6 +3,8 @@ package linuxio
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,8 +41,8 @@ var ErrTunnelGSOUnsupported = errors.New("UDP-tunnel GSO through a TAP is not av
 // The outer source is this node's own address, which the kernel refuses on
 // input unless the device has accept_local=1 and no reverse-path filter, and
 // it forwards only from a device with forwarding=1: OpenTunnelTAP sets those
-// on the TAP alone (they vanish with it) and refuses when the host-wide
-// rp_filter would still apply. Nothing is ever read from the TAP: it has
+// on the TAP alone (they vanish with it), and refuses when the host-wide
+// rp_filter is strict (1), which no per-device setting can lift. Nothing is ever read from the TAP: it has
 // no address, no ARP and no IPv6, so the kernel sends nothing to it.
 type TunnelTAP struct {
 	name   string
@@ -57,6 +59,12 @@ type TunnelTAP struct {
 // TunnelTAPOptions choose how OpenTunnelTAP probes; the zero value probes
 // the kernel for real.
 type TunnelTAPOptions struct {
+	// LocalAddr is this node's underlay address, the frames' source. With
+	// a loose host-wide reverse-path filter (rp_filter=2) the TAP gets it
+	// as a /32 host-scope address, because the kernel rejects any source
+	// on an input device without addresses; it is already local, so
+	// nothing new becomes reachable, and it goes with the TAP.
+	LocalAddr netip.Addr
 	// SetOffload replaces the TUNSETOFFLOAD ioctl (tests use it to play a
 	// kernel that refuses the tunnel bits).
 	SetOffload func(fd int, flags int) error
@@ -67,7 +75,8 @@ type TunnelTAPOptions struct {
 // forwarding. An error wrapping ErrTunnelGSOUnsupported says why this
 // kernel or host cannot use it; nothing is left behind on any error.
 func OpenTunnelTAP(name string, opts TunnelTAPOptions) (_ *TunnelTAP, err error) {
-	if rpf := readSysctlInt("net/ipv4/conf/all/rp_filter"); rpf != 0 {
+	rpf := readSysctlInt("net/ipv4/conf/all/rp_filter")
+	if rpf == 1 || (rpf == 2 && !opts.LocalAddr.Is4()) {
 		return nil, fmt.Errorf("%w: net.ipv4.conf.all.rp_filter is %d; the kernel would drop frames whose source is this node's own address", ErrTunnelGSOUnsupported, rpf)
 	}
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -101,7 +110,11 @@ func OpenTunnelTAP(name string, opts TunnelTAPOptions) (_ *TunnelTAP, err error)
 	if err := setOffload(fd, flags); err != nil {
 		return nil, fmt.Errorf("%w: TUNSETOFFLOAD UDP_TUNNEL_GSO on %s: %w", ErrTunnelGSOUnsupported, t.name, err)
 	}
-	if err := t.prepareLink(); err != nil {
+	loose := netip.Addr{}
+	if rpf == 2 {
+		loose = opts.LocalAddr
+	}
+	if err := t.prepareLink(loose); err != nil {
 		return nil, err
 	}
 	// Outside the netpoller: every frame written would otherwise wake
@@ -112,9 +125,10 @@ func OpenTunnelTAP(name string, opts TunnelTAPOptions) (_ *TunnelTAP, err error)
 }
 
 // prepareLink sets the per-device sysctls forwarding needs, turns ARP and
-// IPv6 off so the kernel never queues anything for us to read, brings the
-// link up and learns its MAC.
-func (t *TunnelTAP) prepareLink() error {
+// IPv6 off so the kernel never queues anything for us to read, gives the
+// TAP addr (when valid; see TunnelTAPOptions.LocalAddr), brings the link
+// up and learns its MAC.
+func (t *TunnelTAP) prepareLink(addr netip.Addr) error {
 	for _, kv := range [][2]string{
 		{"net/ipv4/conf/" + t.name + "/accept_local", "1"},
 		{"net/ipv4/conf/" + t.name + "/rp_filter", "0"},
@@ -132,6 +146,12 @@ func (t *TunnelTAP) prepareLink() error {
 	}
 	if err := netlink.LinkSetARPOff(link); err != nil {
 		return fmt.Errorf("linuxio: tap %s: arp off: %w", t.name, err)
+	}
+	if addr.IsValid() {
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: addr.AsSlice(), Mask: net.CIDRMask(32, 32)}, Scope: unix.RT_SCOPE_HOST}
+		if err := netlink.AddrAdd(link, a); err != nil {
+			return fmt.Errorf("linuxio: tap %s: address %s: %w", t.name, addr, err)
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("linuxio: tap %s: up: %w", t.name, err)
