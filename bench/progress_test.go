@@ -15,13 +15,13 @@ func TestProgressLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProgress(cfg)
-	if want := 3 + 3*(p.testCost(TestTCP1)+p.testCost(TestTCP4)+p.testCost(TestUDP64)+p.testCost(TestRR)); p.total != want {
+	if want := 3 + quietWindow.Seconds() + 3*(p.testCost(TestTCP1)+p.testCost(TestTCP4)+p.testCost(TestUDP64)+p.testCost(TestRR)); p.total != want {
 		t.Errorf("planned %v s, want %v (an unsupported mode costs nothing)", p.total, want)
 	}
-	p.enter(modes[0], 1500)
+	p.enter(modes[0], 1500, 3)
 	p.setTest(TestUDP64, 2)
 	p.done(TestUDP64)
-	p.enter(modes[1], 1500)
+	p.enter(modes[1], 1500, 3)
 	p.skip()
 	p.finish()
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
@@ -49,7 +49,7 @@ func TestProgressLiveBar(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProgress(cfg)
-	p.enter(modes[0], 1500)
+	p.enter(modes[0], 1500, 3)
 	p.finish()
 	out := b.String()
 	if !strings.HasPrefix(out, "\r\x1b[K[....................] [  0%] kernel/vxlan") || !strings.HasSuffix(out, "\r\x1b[K") {
