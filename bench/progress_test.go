@@ -56,3 +56,26 @@ func TestProgressLiveBar(t *testing.T) {
 		t.Errorf("live output %q: want a redrawn bar line, cleared at the end", out)
 	}
 }
+
+// TestProgressInterleaved: interleaving plans a bring-up per run, and a
+// warning gets a line of its own, the live line drawn again below it.
+func TestProgressInterleaved(t *testing.T) {
+	var b bytes.Buffer
+	modes, _ := SelectModes("kernel/vxlan")
+	cfg := Config{Modes: modes, Progress: &b, Live: true, Interleave: true, Tests: []string{TestRR}}
+	if err := cfg.defaults(); err != nil {
+		t.Fatal(err)
+	}
+	p := newProgress(cfg)
+	if want := 3 * (3 + quietWindow.Seconds() + p.testCost(TestRR)); p.total != want {
+		t.Errorf("planned %v s, want %v: three bring-ups of one run each", p.total, want)
+	}
+	p.enter(modes[0], 1500, 1)
+	p.setTest(TestRR, 2)
+	b.Reset()
+	p.warn("kernel/vxlan rr run 2: busy")
+	p.finish()
+	if out := b.String(); !strings.HasPrefix(out, "\r\x1b[Kwarning: kernel/vxlan rr run 2: busy\n\r\x1b[K[") || !strings.Contains(out, "rr    run 2/3") {
+		t.Errorf("live output %q", out)
+	}
+}

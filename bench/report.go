@@ -151,7 +151,7 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 		}
 	}
 	if len(rep.Warnings) > 0 {
-		fmt.Fprintf(&md, "\n### Warnings: other processes used more than %d%% of a core during %d runs\n\n", OthersLimitPct, len(rep.Warnings))
+		fmt.Fprintf(&md, "\n### Warnings: in %d run(s) another process used more than %d%% of a core\n\n", len(rep.Warnings), OthersLimitPct)
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(&md, "- %s\n", w)
 		}

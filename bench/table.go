@@ -157,7 +157,7 @@ func WriteTable(w io.Writer, rep *Report) error {
 		}
 	}
 	if len(rep.Warnings) > 0 {
-		fmt.Fprintf(w, "\nwarnings: other processes used more than %d%% of a core during %d runs:\n", OthersLimitPct, len(rep.Warnings))
+		fmt.Fprintf(w, "\nwarnings: in %d run(s) another process used more than %d%% of a core:\n", len(rep.Warnings), OthersLimitPct)
 		for _, wr := range rep.Warnings {
 			fmt.Fprintln(w, "  "+wr.String())
 		}
