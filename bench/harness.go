@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Env: collectEnv(cfg)}
+	rep := &Report{Env: collectEnv(cfg), Load: []ModeLoad{}, Warnings: []Warning{}} // [] in the JSON, not null
 	prog := newProgress(cfg)
 	defer prog.finish()
 	err := runAll(ctx, cfg, newLiveRunner(cfg, &rep.Env), rep, prog)

@@ -125,7 +125,7 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 		"\"own\" counts only the test's work: the podfwd daemons, the traffic generators and iperf3 (getrusage of the harness " +
 		"and its children) and the ksoftirqd threads, plus the machine's irq+softirq time only where the kernel keeps it out of " +
 		"the tasks' times (otherwise it is already in them); \"daemon\" is the podfwd processes' " +
-		"utime+stime alone. TCP packets are counted as pod-MTU-sized segments. "+othersLegend+".\n")
+		"utime+stime alone. TCP packets are counted as pod-MTU-sized segments. " + othersLegend + ".\n")
 	for _, mtu := range e.MTUs {
 		for _, spec := range reportCharts {
 			c, ok := buildChart(spec, rep.Rows, mtu)
