@@ -91,6 +91,16 @@ func (p *progress) enter(m Mode, mtu, runs int) {
 	p.draw()
 }
 
+// pass counts a bring-up of m that will not happen (the mode was found
+// unsupported or broken earlier) as done, without a line of its own.
+func (p *progress) pass(m Mode, runs int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.base += p.cur
+	p.cur = p.visitCost(m, runs)
+	p.now = p.base + p.cur
+}
+
 // skip marks the current mode's remaining work done (unsupported or failed).
 func (p *progress) skip() {
 	p.mu.Lock()

@@ -87,11 +87,13 @@ func runAll(ctx context.Context, cfg Config, r modeRunner, rep *Report, prog *pr
 			res = &modeResult{mode: m, mtu: v.mtu, samples: map[string][]sample{}, errs: map[string]error{}}
 			results[k], order = res, append(order, k)
 		}
+		if res.status != "" { // said once, at its first visit
+			prog.pass(m, len(v.runs))
+			continue
+		}
 		prog.enter(m, v.mtu, len(v.runs))
 		if m.Unsupported != "" {
 			res.status = StatusUnsupported + m.Unsupported
-		}
-		if res.status != "" {
 			prog.skip()
 			continue
 		}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -179,9 +180,21 @@ func TestRunAllFailures(t *testing.T) {
 	f.upErr["broken"] = StatusFailed + "podfwd on n1: exited"
 	f.failRun, f.busyRun = "tun/vxlan rr 2", "tun/vxlan tcp1 3"
 	cfg := fakeConfig(true, modes...)
+	var lines bytes.Buffer
+	cfg.Progress = &lines
 	rep := &Report{}
-	if err := runAll(context.Background(), cfg, f, rep, newProgress(cfg)); err != nil {
+	prog := newProgress(cfg)
+	if err := runAll(context.Background(), cfg, f, rep, prog); err != nil {
 		t.Fatal(err)
+	}
+	if prog.base+prog.cur != prog.total {
+		t.Errorf("progress planned %v s but went through %v", prog.total, prog.base+prog.cur)
+	}
+	if n, m := strings.Count(lines.String(), "future"), strings.Count(lines.String(), "broken"); n != 1 || m != 1 {
+		t.Errorf("progress names the unsupported mode %d and the broken one %d times, want once each:\n%s", n, m, lines.String())
+	}
+	if !strings.Contains(lines.String(), "warning: tun/vxlan tcp1 run 3 (mtu 1500)") {
+		t.Errorf("no warning line in the progress:\n%s", lines.String())
 	}
 	log := strings.Join(f.log, ",")
 	if strings.Contains(log, "up future") || strings.Count(log, "up broken") != 1 {
