@@ -64,38 +64,6 @@ func parseProcessCPU(stat []byte) (float64, error) {
 	return float64(utime+stime) / userHZ, err
 }
 
-// statFields splits a /proc/PID/stat line into what precedes the command
-// name, the command name, and the fields after it (f[0] is the state,
-// field 3 of proc(5)), wanting at least need of those. The command name
-// may hold spaces and parentheses, so the fields are counted from the
-// last ')'.
-func statFields(stat []byte, need int) (head, comm string, f []string, err error) {
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	open := strings.IndexByte(s, '(')
-	if i < 0 || open < 0 || open > i {
-		return "", "", nil, fmt.Errorf("%w: no (command) in /proc/PID/stat", ErrProcFormat)
-	}
-	f = strings.Fields(s[i+1:])
-	if len(f) < need {
-		return "", "", nil, fmt.Errorf("%w: %d fields after the command name", ErrProcFormat, len(f))
-	}
-	return s[:open], s[open+1 : i], f, nil
-}
-
-// statUints2 parses two unsigned fields of statFields' f (indexes into f;
-// proc(5) numbers them 3 higher).
-func statUints2(f []string, a, b int) (va, vb uint64, err error) {
-	if va, err = strconv.ParseUint(f[a], 10, 64); err == nil {
-		vb, err = strconv.ParseUint(f[b], 10, 64)
-		a = b
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("%w: /proc/PID/stat field %d: %w", ErrProcFormat, a+3, err)
-	}
-	return va, vb, nil
-}
-
 // readMachineCPU is parseMachineBusy of the live /proc/stat.
 func readMachineCPU() (machineCPU, error) {
 	b, err := os.ReadFile("/proc/stat")
