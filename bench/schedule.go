@@ -108,29 +108,11 @@ func runAll(ctx context.Context, cfg Config, r modeRunner, rep *Report, prog *pr
 			prog.skip()
 			continue
 		}
-		for _, t := range cfg.Tests {
-			for _, run := range v.runs {
-				if ctx.Err() != nil {
-					break
-				}
-				prog.setTest(t, run)
-				s, err := st.run(ctx, t, cfg.Duration)
-				prog.done(t)
-				if err != nil {
-					if res.errs[t] == nil {
-						res.errs[t] = fmt.Errorf("run %d: %w", run, err)
-					}
-					continue
-				}
-				res.samples[t] = append(res.samples[t], s)
-				if len(s.offenders) > 0 {
-					w := Warning{Mode: m.Name, MTU: v.mtu, Test: t, Run: run, OthersPct: s.othersPct, Processes: s.offenders}
-					rep.Warnings = append(rep.Warnings, w)
-					prog.warn(w.String())
-				}
-			}
-		}
+		res.measure(ctx, cfg, st, v.runs, rep, prog)
 		st.close()
+		if ctx.Err() != nil {
+			break // no load reading: whoever cancelled is waiting
+		}
 		after := r.load()
 		quiet = &after
 		rep.Load = append(rep.Load, ModeLoad{Mode: m.Name, MTU: v.mtu, Runs: v.runs, Before: before, After: after})
@@ -139,6 +121,33 @@ func runAll(ctx context.Context, cfg Config, r modeRunner, rep *Report, prog *pr
 		rep.Rows = append(rep.Rows, results[k].rows(cfg)...)
 	}
 	return ctx.Err()
+}
+
+// measure runs every test of cfg once per run on st, keeping the samples
+// and each test's first failure, and warns of every disturbed run.
+func (res *modeResult) measure(ctx context.Context, cfg Config, st modeStage, runs []int, rep *Report, prog *progress) {
+	for _, t := range cfg.Tests {
+		for _, run := range runs {
+			if ctx.Err() != nil {
+				return
+			}
+			prog.setTest(t, run)
+			s, err := st.run(ctx, t, cfg.Duration)
+			prog.done(t)
+			if err != nil {
+				if res.errs[t] == nil {
+					res.errs[t] = fmt.Errorf("run %d: %w", run, err)
+				}
+				continue
+			}
+			res.samples[t] = append(res.samples[t], s)
+			if len(s.offenders) > 0 {
+				w := Warning{Mode: res.mode.Name, MTU: res.mtu, Test: t, Run: run, OthersPct: s.othersPct, Processes: s.offenders}
+				rep.Warnings = append(rep.Warnings, w)
+				prog.warn(w.String())
+			}
+		}
+	}
 }
 
 // rows is one row per test: the medians of its runs, and its status.
