@@ -65,8 +65,10 @@ func (w Warning) String() string {
 // When its parent waited for it, its time is in the parent's
 // cutime+cstime, so it is charged to the parent: a shell running a build
 // is named by the shell. A process seen before and gone after was charged
-// to its parent in full, its whole life, so the part it had used before
-// the run is taken back off that parent.
+// in full, its whole life, to the nearest ancestor that lived through the
+// run (through its parent's cutime when the parent ended too: `go build`
+// ending with its compilers), so the part it had used before the run is
+// taken back off that ancestor.
 func othersUse(before, after procTable, self int, seconds float64) []ProcUse {
 	if seconds <= 0 {
 		return nil
@@ -87,8 +89,8 @@ func othersUse(before, after procTable, self int, seconds float64) []ProcUse {
 		if _, _, same := lived(pid); same {
 			continue
 		}
-		if _, _, parentLived := lived(b.ppid); parentLived {
-			ticks[b.ppid] = sub(ticks[b.ppid], b.self+b.children)
+		if up, ok := livedAncestor(before, pid, lived); ok {
+			ticks[up] = sub(ticks[up], b.self+b.children)
 		}
 	}
 	var out []ProcUse
@@ -109,6 +111,22 @@ func othersUse(before, after procTable, self int, seconds float64) []ProcUse {
 		return x.PID - y.PID
 	})
 	return out
+}
+
+// livedAncestor is the nearest ancestor of pid, by the parent links of
+// before, that lived through the run.
+func livedAncestor(before procTable, pid int, lived func(int) (procStat, procStat, bool)) (int, bool) {
+	for steps := 0; steps < len(before)+1; steps++ { // bounded, as in inTree
+		p, ok := before[pid]
+		if !ok || p.ppid == 0 || p.ppid == pid {
+			return 0, false
+		}
+		if _, _, ok := lived(p.ppid); ok {
+			return p.ppid, true
+		}
+		pid = p.ppid
+	}
+	return 0, false
 }
 
 func sub(a, b uint64) uint64 {
