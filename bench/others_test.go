@@ -145,7 +145,7 @@ func TestOthersUse(t *testing.T) {
 	got := othersUse(before, after, 100, 2)
 	want := []ProcUse{
 		{PID: 200, Comm: "go", CorePct: 50},
-		{PID: 600, Comm: "make", CorePct: 20}, // 40 ticks: cc's 10 and ld's 30
+		{PID: 600, Comm: "make", CorePct: 20},                           // 40 ticks: cc's 10 and ld's 30
 		{PID: 11, Comm: "kworker/1:2", KernelThread: true, CorePct: 15}, // a tie goes by pid
 		{PID: 400, Comm: "new", CorePct: 15},
 		{PID: 500, Comm: "sleepy", CorePct: 9.5},
