@@ -29,44 +29,39 @@ type machineCPU struct {
 // when the kernel accounts interrupt time apart, so the kernel modes pay
 // for their work here like podfwd does.
 func parseMachineBusy(stat []byte) (machineCPU, error) {
+	v, err := cpuLine(stat)
+	if err != nil {
+		return machineCPU{}, err
+	}
+	irq := float64(v[5]+v[6]) / userHZ
+	return machineCPU{busy: float64(v[0]+v[1]+v[2])/userHZ + irq, irq: irq}, nil
+}
+
+// cpuLine parses /proc/stat's aggregate "cpu" line: user nice system idle
+// iowait irq softirq steal, in ticks (steal is 0 on kernels without it).
+func cpuLine(stat []byte) (v [8]uint64, err error) {
 	line, _, _ := strings.Cut(string(stat), "\n")
 	f := strings.Fields(line)
 	if len(f) < 8 || f[0] != "cpu" {
-		return machineCPU{}, fmt.Errorf("%w: /proc/stat first line %q", ErrProcFormat, truncate(line, 80))
+		return v, fmt.Errorf("%w: /proc/stat first line %q", ErrProcFormat, truncate(line, 80))
 	}
-	var v [8]uint64
-	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system . . irq softirq
-		var err error
-		if v[i], err = strconv.ParseUint(f[i], 10, 64); err != nil {
-			return machineCPU{}, fmt.Errorf("%w: /proc/stat field %d: %w", ErrProcFormat, i, err)
+	for i := 0; i < len(v) && i+1 < len(f); i++ {
+		if v[i], err = strconv.ParseUint(f[i+1], 10, 64); err != nil {
+			return v, fmt.Errorf("%w: /proc/stat field %d: %w", ErrProcFormat, i+1, err)
 		}
 	}
-	irq := float64(v[6]+v[7]) / userHZ
-	return machineCPU{busy: float64(v[1]+v[2]+v[3])/userHZ + irq, irq: irq}, nil
+	return v, nil
 }
 
 // parseProcessCPU reads utime + stime, in seconds, from a /proc/PID/stat
-// line. The command name may hold spaces and parentheses, so the fields
-// are counted from the last ')'.
+// line.
 func parseProcessCPU(stat []byte) (float64, error) {
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%w: no ')' in /proc/PID/stat", ErrProcFormat)
+	_, _, f, err := statFields(stat, 13)
+	if err != nil {
+		return 0, err
 	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 { // state is field 3 of proc(5), utime 14, stime 15
-		return 0, fmt.Errorf("%w: %d fields after the command name", ErrProcFormat, len(f))
-	}
-	var sum uint64
-	for _, k := range []int{11, 12} {
-		v, err := strconv.ParseUint(f[k], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%w: /proc/PID/stat field %d: %w", ErrProcFormat, k+3, err)
-		}
-		sum += v
-	}
-	return float64(sum) / userHZ, nil
+	utime, stime, err := statUints2(f, 11, 12)
+	return float64(utime+stime) / userHZ, err
 }
 
 // readMachineCPU is parseMachineBusy of the live /proc/stat.

@@ -31,6 +31,7 @@ type Env struct {
 	CommandLine []string `json:"command_line"`
 	Runs        int      `json:"runs"`
 	DurationS   float64  `json:"duration_s"` // per run of a test
+	Interleave  bool     `json:"interleave"` // modes brought up once per run, run 1 of all before run 2
 	Tests       []string `json:"tests"`
 	// OwnCPUAddsIRQ says whether rows' own CPU includes the machine's
 	// irq+softirq time (only when the kernel accounts it apart from the
@@ -57,6 +58,7 @@ func collectEnv(cfg Config) Env {
 		CommandLine:   cfg.CommandLine,
 		Runs:          cfg.Runs,
 		DurationS:     cfg.Duration.Seconds(),
+		Interleave:    cfg.Interleave,
 		Tests:         cfg.Tests,
 		Started:       time.Now().UTC().Format(time.RFC3339),
 	}

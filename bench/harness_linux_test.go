@@ -40,18 +40,25 @@ func TestRunStatuses(t *testing.T) {
 		Mode{Name: "xdp/ipip", IO: "xdp", Encap: "ipip"})
 	cfg := Config{Modes: modes, Runs: 1, Duration: 500 * time.Millisecond, Prefix: testenv.RunPrefix()}
 	rep := &Report{}
-	for _, m := range modes[:3] {
-		if err := cfg.defaults(); err != nil {
+	runOne := func(m Mode) {
+		c := cfg
+		c.Modes = []Mode{m}
+		if err := c.defaults(); err != nil {
 			t.Fatal(err)
 		}
-		rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, m, 1500, &rep.Env, newProgress(cfg))...)
+		if err := runAll(context.Background(), c, newLiveRunner(c, &rep.Env), rep, newProgress(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range modes[:3] {
+		runOne(m)
 	}
 	cfg.Podfwd = fakeDaemon(t, `podfwd run: config: io: "xdp" is not one of tun, udp-process`)
-	rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, modes[3], 1500, &rep.Env, newProgress(cfg))...)
+	runOne(modes[3])
 	cfg.Podfwd = fakeDaemon(t, `podfwd run: cannot open /dev/net/tun`)
-	rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, modes[4], 1500, &rep.Env, newProgress(cfg))...)
+	runOne(modes[4])
 	cfg.Podfwd = fakeDaemon(t, `podfwd run: underlay MTU does not fit an AF_XDP frame: MTU 9000 > 3826`)
-	rep.Rows = append(rep.Rows, runMode(context.Background(), cfg, modes[5], 1500, &rep.Env, newProgress(cfg))...)
+	runOne(modes[5])
 
 	if len(rep.Rows) != len(modes)*len(AllTests) {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), len(modes)*len(AllTests))
@@ -77,6 +84,14 @@ func TestRunStatuses(t *testing.T) {
 		}
 		if !strings.HasPrefix(r.Status, want) {
 			t.Errorf("%s %s: status %q, want prefix %q", r.Mode, r.Test, r.Status, want)
+		}
+	}
+	if len(rep.Load) != 1 || rep.Load[0].Mode != "kernel/native" || len(rep.Load[0].Runs) != 1 {
+		t.Fatalf("load %+v, want one bring-up, of the one mode that came up", rep.Load)
+	}
+	for _, l := range []MachineLoad{rep.Load[0].Before, rep.Load[0].After} {
+		if l.Error != "" || l.WindowS != quietWindow.Seconds() || l.IdlePct < 0 || l.IdlePct > 100 || l.At == "" {
+			t.Errorf("machine load %+v", l)
 		}
 	}
 	if rep.Env.Offloads == "" || len(rep.Env.PodMTUs) != 1 {

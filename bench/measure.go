@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/podfwd/podfwd/internal/topo"
@@ -13,10 +14,13 @@ import (
 type stage struct {
 	tp       *topo.Topology
 	a, b     *topo.Pod
-	pids     []int // the podfwd daemons; none for a kernel mode
-	softirqd []int // the ksoftirqd threads
-	addIRQ   bool  // count the machine's irq+softirq time as the test's own
+	daemons  *daemons // nil for a kernel mode
+	pids     []int    // the podfwd daemons; none for a kernel mode
+	softirqd []int    // the ksoftirqd threads
+	addIRQ   bool     // count the machine's irq+softirq time as the test's own
 	podMTU   int
+	proc     fs.FS // /proc, to watch the other processes
+	self     int   // the harness's pid
 }
 
 // measure runs one test once for d and returns what it measured,

@@ -28,10 +28,8 @@ type progress struct {
 
 func newProgress(cfg Config) *progress {
 	p := &progress{w: cfg.Progress, live: cfg.Live, cfg: cfg, start: time.Now(), stop: make(chan struct{})}
-	for range cfg.MTUs {
-		for _, m := range cfg.Modes {
-			p.total += p.modeCost(m)
-		}
+	for _, v := range schedule(cfg) {
+		p.total += p.visitCost(cfg.Modes[v.mode], len(v.runs))
 	}
 	if p.w != nil && p.live {
 		p.wg.Add(1)
@@ -67,28 +65,40 @@ func (p *progress) testCost(test string) float64 {
 	return d + 1
 }
 
-func (p *progress) modeCost(m Mode) float64 {
+// visitCost is the planned time of bringing m up for runs runs of every
+// test.
+func (p *progress) visitCost(m Mode, runs int) float64 {
 	if m.Unsupported != "" {
 		return 0
 	}
-	c := 3.0 // topology, daemons, ping
+	c := 3.0 + quietWindow.Seconds() // topology, daemons, ping; the machine's load after
 	if m.Probe != nil {
 		return c
 	}
 	for _, t := range p.cfg.Tests {
-		c += float64(p.cfg.Runs) * p.testCost(t)
+		c += float64(runs) * p.testCost(t)
 	}
 	return c
 }
 
-// enter starts mode m at mtu.
-func (p *progress) enter(m Mode, mtu int) {
+// enter starts bringing mode m up at mtu for runs runs.
+func (p *progress) enter(m Mode, mtu, runs int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.base += p.cur
-	p.cur, p.now = p.modeCost(m), p.base
+	p.cur, p.now = p.visitCost(m, runs), p.base
 	p.mode, p.mtu, p.test, p.run = m.Name, mtu, "setup", 0
 	p.draw()
+}
+
+// pass counts a bring-up of m that will not happen (the mode was found
+// unsupported or broken earlier) as done, without a line of its own.
+func (p *progress) pass(m Mode, runs int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.base += p.cur
+	p.cur = p.visitCost(m, runs)
+	p.now = p.base + p.cur
 }
 
 // skip marks the current mode's remaining work done (unsupported or failed).
@@ -109,6 +119,22 @@ func (p *progress) done(test string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.now = min(p.now+p.testCost(test), p.base+p.cur)
+}
+
+// warn prints msg on a line of its own, above the live line.
+func (p *progress) warn(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.w == nil {
+		return
+	}
+	if p.live {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	fmt.Fprintln(p.w, "warning: "+msg)
+	if p.live {
+		p.draw()
+	}
 }
 
 func (p *progress) finish() {

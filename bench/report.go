@@ -115,6 +115,7 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 		{"Go", e.GoVersion}, {"iperf3", e.Iperf3},
 		{"own CPU adds irq+softirq", fmt.Sprintf("%v (IRQ_TIME_ACCOUNTING from %s)", e.OwnCPUAddsIRQ, e.IRQTimeSource)},
 		{"runs × duration", fmt.Sprintf("%d × %gs per test", e.Runs, e.DurationS)},
+		{"interleaved (run 1 of every mode, then run 2, …)", fmt.Sprint(e.Interleave)},
 		{"started / finished (UTC)", e.Started + " / " + e.Finished},
 	} {
 		fmt.Fprintf(&md, "| %s | %s |\n", kv[0], strings.ReplaceAll(kv[1], "|", "/"))
@@ -124,7 +125,7 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 		"\"own\" counts only the test's work: the podfwd daemons, the traffic generators and iperf3 (getrusage of the harness " +
 		"and its children) and the ksoftirqd threads, plus the machine's irq+softirq time only where the kernel keeps it out of " +
 		"the tasks' times (otherwise it is already in them); \"daemon\" is the podfwd processes' " +
-		"utime+stime alone. TCP packets are counted as pod-MTU-sized segments.\n")
+		"utime+stime alone. TCP packets are counted as pod-MTU-sized segments. " + othersLegend + ".\n")
 	for _, mtu := range e.MTUs {
 		for _, spec := range reportCharts {
 			c, ok := buildChart(spec, rep.Rows, mtu)
@@ -140,10 +141,19 @@ func WriteReport(dir string, rep *Report) ([]string, error) {
 		}
 	}
 	secs, notes := sections(rep.Rows)
+	if len(rep.Load) > 0 {
+		secs = append(secs, loadSection(rep.Load))
+	}
 	for _, s := range secs {
 		fmt.Fprintf(&md, "\n### %s\n\n| %s |\n|%s\n", s.Title, strings.Join(s.Header, " | "), strings.Repeat("---|", len(s.Header)))
 		for _, c := range s.Cells {
 			fmt.Fprintf(&md, "| %s |\n", strings.Join(c, " | "))
+		}
+	}
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintf(&md, "\n### Warnings: in %d run(s) another process used more than %d%% of a core\n\n", len(rep.Warnings), OthersLimitPct)
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(&md, "- %s\n", w)
 		}
 	}
 	if len(notes) > 0 {

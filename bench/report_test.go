@@ -34,7 +34,25 @@ func sampleReport() *Report {
 		}
 	}
 	setRatios(rows)
-	return &Report{Env: Env{MTUs: []int{1500}, Runs: 1, CommandLine: []string{"podfwd", "bench"}}, Rows: rows}
+	rows[0].OthersCorePct, rows[0].DisturbedRuns = 57.4, 1
+	quiet := MachineLoad{Load1: 0.25, Load5: 0.5, Load15: 1, IdlePct: 97.4, WindowS: 1}
+	busy := MachineLoad{Load1: 3.5, Load5: 2, Load15: 1.25, IdlePct: 12, WindowS: 1}
+	return &Report{Env: Env{MTUs: []int{1500}, Runs: 1, Interleave: true, CommandLine: []string{"podfwd", "bench"}}, Rows: rows,
+		Load: []ModeLoad{
+			{Mode: KernelVXLANName, MTU: 1500, Runs: []int{1, 2, 3}, Before: quiet, After: busy},
+			{Mode: "tun/vxlan", MTU: 1500, Runs: []int{2}, Before: busy, After: MachineLoad{Error: "open stat: gone"}},
+		},
+		Warnings: []Warning{{Mode: KernelVXLANName, MTU: 1500, Test: TestTCP1, Run: 1, OthersPct: 57.4,
+			Processes: []ProcUse{{PID: 4242, Comm: "go", CorePct: 51}}}},
+	}
+}
+
+// loadAndWarnings are what the terminal and the Markdown report must both
+// show of sampleReport's load and warnings.
+var loadAndWarnings = []string{
+	"others' CPU", "57% !1", // a row's others: the busiest run, and the disturbed runs
+	"| 1–3 |", "0.25/0.50/1.00", "3.50/2.00/1.25", "97% over 1s", "12% over 1s", "unknown (open stat: gone)",
+	"kernel/vxlan tcp1 run 1 (mtu 1500): other processes used 57% of a core: pid 4242 (go) 51% of a core",
 }
 
 func TestWriteTable(t *testing.T) {
@@ -43,7 +61,12 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"0.50x", "2.00x", "unsupported", "failed", "xdp/vxlan: unsupported: xdp io not implemented", "tun/ipip (mtu 1500): failed: iperf3 failed: boom"} {
+	want := []string{"0.50x", "2.00x", "unsupported", "failed", "xdp/vxlan: unsupported: xdp io not implemented", "tun/ipip (mtu 1500): failed: iperf3 failed: boom",
+		"median of 1 interleaved runs", "Machine load around each mode", "warnings: in 1 run(s) another process used more than 10% of a core:"}
+	for _, want := range append(want, loadAndWarnings...) {
+		if want == "| 1–3 |" {
+			want = " 1–3 "
+		}
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -68,6 +91,11 @@ func TestWriteReport(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, want := range append(loadAndWarnings, "| interleaved (run 1 of every mode, then run 2, …) | true |") {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
 	}
 	for _, f := range files {
 		if strings.HasSuffix(f, ".svg") {
@@ -118,14 +146,25 @@ func TestWriteJSON(t *testing.T) {
 	}
 	b, _ := os.ReadFile(path)
 	var back struct {
-		Env  map[string]any   `json:"env"`
-		Rows []map[string]any `json:"rows"`
+		Env      map[string]any   `json:"env"`
+		Rows     []map[string]any `json:"rows"`
+		Load     []map[string]any `json:"load"`
+		Warnings []map[string]any `json:"warnings"`
 	}
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Rows) != len(rep.Rows) || back.Env["mtus"] == nil {
+	if len(back.Rows) != len(rep.Rows) || back.Env["mtus"] == nil || back.Env["interleave"] != true {
 		t.Errorf("round trip: %d rows, env %v", len(back.Rows), back.Env)
+	}
+	if back.Rows[0]["others_core_pct"] != 57.4 || back.Rows[0]["disturbed_runs"] != 1.0 {
+		t.Errorf("row 0: %v", back.Rows[0])
+	}
+	if len(back.Load) != 2 || back.Load[0]["before"].(map[string]any)["idle_pct"] != 97.4 || back.Load[1]["after"].(map[string]any)["error"] == nil {
+		t.Errorf("load: %v", back.Load)
+	}
+	if len(back.Warnings) != 1 || back.Warnings[0]["processes"].([]any)[0].(map[string]any)["comm"] != "go" {
+		t.Errorf("warnings: %v", back.Warnings)
 	}
 }
 

@@ -62,6 +62,12 @@ type Row struct {
 	IperfPPS    float64 `json:"iperf_pps"`  // iperf3 -u -l 64 -b 0 cross-check (udp64)
 	IperfLoss   float64 `json:"iperf_loss"` // its lost fraction
 
+	// Other processes (outside the benchmark) while the test ran: the
+	// most they used together in one run, in % of a core, and how many
+	// runs had one of them above OthersLimitPct (see Report.Warnings).
+	OthersCorePct float64 `json:"others_core_pct"`
+	DisturbedRuns int     `json:"disturbed_runs"`
+
 	Runs          int     `json:"runs"`
 	Metric        string  `json:"metric"`
 	Min           float64 `json:"min"`
@@ -78,6 +84,8 @@ type sample struct {
 	pkts, bits                float64
 	retransmits               float64
 	loss, iperfPPS, iperfLoss float64
+	othersPct                 float64   // every process outside the benchmark, % of a core
+	offenders                 []ProcUse // those above OthersLimitPct
 }
 
 // metricOf names the headline number of a test.
@@ -135,6 +143,10 @@ func (r *Row) aggregate(samples []sample) {
 	m := make([]float64, len(samples))
 	for i, s := range samples {
 		m[i] = s.metric(r.Test)
+		r.OthersCorePct = max(r.OthersCorePct, s.othersPct)
+		if len(s.offenders) > 0 {
+			r.DisturbedRuns++
+		}
 	}
 	r.Min, r.Max = slices.Min(m), slices.Max(m)
 }

@@ -33,12 +33,13 @@ func benchCommand(args []string) error {
 	mtus := fs.String("mtu", "1500", "underlay MTU, or a comma-separated list (1500,9000) for a pass at each")
 	jsonPath := fs.String("json", "", "write {\"env\":…,\"rows\":[…]} to this file")
 	reportDir := fs.String("report", "", "write report.md and SVG charts into this directory")
+	interleave := fs.Bool("interleave", false, "bring every mode up once per run, run 1 of every mode before run 2 of any, so a change in the machine's load hits every mode alike (costs a bring-up per run)")
 	quick := fs.Bool("quick", false, "one run per test of 1s (a look, not a measurement)")
 	podfwd := fs.String("podfwd", "", "podfwd binary to run in the nodes (default: this one)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	cfg := bench.Config{Podfwd: *podfwd, Runs: *runs, Duration: *dur, CommandLine: os.Args}
+	cfg := bench.Config{Podfwd: *podfwd, Runs: *runs, Duration: *dur, Interleave: *interleave, CommandLine: os.Args}
 	if *quick {
 		cfg.Runs, cfg.Duration = 1, time.Second
 	}

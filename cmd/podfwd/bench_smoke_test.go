@@ -14,18 +14,20 @@ import (
 	"github.com/podfwd/podfwd/internal/testenv"
 )
 
-// TestBenchQuickSmoke runs `podfwd bench --quick` on five modes (the
-// kernel reference, the baseline, podfwd's tun io and the xdp io without
-// and with the pods' veths, which may be unsupported) and checks the JSON it writes is complete: the env,
-// a row per mode and test with every field, each ok or unsupported, and
-// every ok row moved traffic.
+// TestBenchQuickSmoke runs `podfwd bench --quick --interleave` on five
+// modes (the kernel reference, the baseline, podfwd's tun io and the xdp
+// io without and with the pods' veths, which may be unsupported) and
+// checks the JSON it writes is complete: the env, a row per mode and test
+// with every field, each ok or unsupported, every ok row moved traffic,
+// the machine's load around every mode that came up, and the warnings
+// (a list, empty when nobody else was busy).
 func TestBenchQuickSmoke(t *testing.T) {
 	testenv.RequireRoot(t)
 	modes := []string{"kernel/vxlan", "udp-process/vxlan", "tun/vxlan", "xdp/vxlan", "xdp-pods/vxlan"}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, podfwdBin, "bench", "--quick", "--modes", strings.Join(modes, ","), "--json", out)
+	cmd := exec.CommandContext(ctx, podfwdBin, "bench", "--quick", "--interleave", "--modes", strings.Join(modes, ","), "--json", out)
 	start := time.Now()
 	if log, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("podfwd bench: %v\n%s", err, log)
@@ -37,8 +39,10 @@ func TestBenchQuickSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rep struct {
-		Env  map[string]any   `json:"env"`
-		Rows []map[string]any `json:"rows"`
+		Env      map[string]any   `json:"env"`
+		Rows     []map[string]any `json:"rows"`
+		Load     []bench.ModeLoad `json:"load"`
+		Warnings []bench.Warning  `json:"warnings"`
 	}
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("bench JSON: %v\n%s", err, b)
@@ -48,8 +52,31 @@ func TestBenchQuickSmoke(t *testing.T) {
 			t.Errorf("env.%s missing or empty: %v", k, rep.Env)
 		}
 	}
+	if rep.Env["interleave"] != true {
+		t.Errorf("env.interleave = %v, want true", rep.Env["interleave"])
+	}
+	if rep.Warnings == nil {
+		t.Error("warnings missing (want a list, [] when none)")
+	}
+	for _, w := range rep.Warnings {
+		t.Logf("warning: %s", w)
+	}
+	cameUp := map[string]bool{}
+	for _, l := range rep.Load {
+		cameUp[l.Mode] = true
+		for _, ml := range []bench.MachineLoad{l.Before, l.After} {
+			if ml.Error != "" || ml.WindowS <= 0 || ml.IdlePct < 0 || ml.IdlePct > 100 || ml.At == "" {
+				t.Errorf("%s: machine load %+v", l.Mode, ml)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for _, r := range rep.Rows {
+		for _, k := range []string{"others_core_pct", "disturbed_runs"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("row %v lacks %q", r, k)
+			}
+		}
 		for _, k := range bench.RequiredRowFields {
 			if _, ok := r[k]; !ok {
 				t.Errorf("row %v lacks %q", r, k)
@@ -61,6 +88,9 @@ func TestBenchQuickSmoke(t *testing.T) {
 		case status == bench.StatusOK:
 			if gbps, pps := r["gbps"].(float64), r["pps"].(float64); gbps <= 0 && pps <= 0 {
 				t.Errorf("%s %s is ok but moved nothing: %v", mode, test, r)
+			}
+			if !cameUp[mode] {
+				t.Errorf("%s was measured but its load is not recorded: %+v", mode, rep.Load)
 			}
 			if r["runs"].(float64) != 1 {
 				t.Errorf("%s %s: %v runs under --quick, want 1", mode, test, r["runs"])
