@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"syscall"
 	"testing"
 
@@ -190,5 +191,52 @@ func TestSendWholeAllocatesNothing(t *testing.T) {
 	}
 	if e.Counters.Egress.WholeGSO.Load() == 0 {
 		t.Fatal("nothing was sent whole: the measurement measured nothing")
+	}
+}
+
+// What one node sends whole, the other delivers whole: node 1's frame,
+// as the peer's UDP socket reads it, reaches node 2's pod side as one TCP
+// super-packet, unchanged, its checksum left partial for the kernel
+// (NEEDS_CSUM), and no byte of it is checked or copied into a GRO buffer.
+func TestWholeSuperPacketNodeToNode(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		tap := &fakeTunnelGSO{}
+		e1, _ := newWholeEngine(t, encap.KindVXLAN, tap)
+		inner, h := outgoingSuper(t, v6, 20000)
+		sendSuper(e1, inner, h)
+		if len(tap.frames) != 1 {
+			t.Fatalf("v6=%v: %d frames", v6, len(tap.frames))
+		}
+		payload := tap.frames[0][offload.VirtioNetHdrTunnelLen+14+20+8:] // what node 2's UDP socket reads
+
+		pod2 := NewMemPort("pod", 64)
+		e2, err := New(Options{Pod: pod2, Underlay: NewMemPort("ul", 64), PodOffloads: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(encap.KindVXLAN)
+		cfg.LocalUnderlay, cfg.LocalVTEPMAC = peerUnderlay, peerMAC
+		cfg.LocalPodCIDRs, cfg.Peers[0] = cfg.Peers[0].PodCIDRs, Peer{Name: "node1", Underlay: ourUnderlay, VTEPMAC: ourMAC,
+			PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24"), netip.MustParsePrefix("fd00:244:1::/64")}}
+		if err := e2.SetConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+		l := newIngressLoop(e2, e2.opts.Underlay)
+		p := l.batch[0]
+		p.Reset(Headroom)
+		p.SetLen(copy(p.Buf[p.Start:], payload))
+		p.Addr = netip.AddrPortFrom(ourUnderlay, 4789)
+		l.forward(l.batch[:1])
+		if len(l.write) != 1 {
+			t.Fatalf("v6=%v: %d packets delivered, want 1 (drops: %v)", v6, len(l.write), e2.Counters.Ingress.Drops)
+		}
+		got := l.write[0]
+		if !bytes.Equal(got.Bytes(), inner) || !got.GSO.IsGSO() || got.GSO.Flags != offload.FlagNeedsCsum {
+			t.Errorf("v6=%v: delivered %d bytes (same %v) with %+v; want the inner super-packet unchanged, GSO, NEEDS_CSUM",
+				v6, got.Len(), bytes.Equal(got.Bytes(), inner), got.GSO)
+		}
+		if e2.Counters.Ingress.WholeGSO.Load() != 1 || e2.Counters.Ingress.GSOSuper.Load() != 0 {
+			t.Errorf("v6=%v: whole %d, GRO-built %d; want 1 and 0", v6, e2.Counters.Ingress.WholeGSO.Load(), e2.Counters.Ingress.GSOSuper.Load())
+		}
 	}
 }
