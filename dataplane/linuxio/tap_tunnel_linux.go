@@ -171,24 +171,7 @@ func readSysctlInt(key string) int {
 
 func (t *TunnelTAP) buildWrite() {
 	t.writeFn = func(fd uintptr) bool {
-		for t.txN < len(t.txPkts) {
-			p := t.txPkts[t.txN]
-			_, err := unix.Write(int(fd), p.Buf[p.Start-offload.VirtioNetHdrTunnelLen:p.End])
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return false
-			case err != nil:
-				t.txErrno, _ = err.(unix.Errno)
-				if t.txErrno == 0 {
-					t.txErrno = unix.EIO
-				}
-				return true
-			}
-			t.txN++
-		}
-		return true
+		return writeEach(fd, t.txPkts, offload.VirtioNetHdrTunnelLen, &t.txN, &t.txErrno)
 	}
 }
 

@@ -46,25 +46,33 @@ func (t *TUN) buildClosures() {
 		return true
 	}
 	t.writeFn = func(fd uintptr) bool {
-		for t.txN < len(t.txPkts) {
-			p := t.txPkts[t.txN]
-			_, err := unix.Write(int(fd), p.Buf[p.Start-t.hdrLen:p.End])
-			switch {
-			case err == unix.EINTR:
-				continue
-			case err == unix.EAGAIN:
-				return false
-			case err != nil:
-				t.txErrno, _ = err.(unix.Errno)
-				if t.txErrno == 0 {
-					t.txErrno = unix.EIO
-				}
-				return true
-			}
-			t.txN++
-		}
-		return true
+		return writeEach(fd, t.txPkts, t.hdrLen, &t.txN, &t.txErrno)
 	}
+}
+
+// writeEach writes pkts[*n:] to fd one write each, every packet with the
+// hdrLen bytes of virtio-net header in front of its Start, advancing *n.
+// It is a RawConn callback: false means wait until writable (EAGAIN);
+// true means done, or stopped at pkts[*n] with *errno set.
+func writeEach(fd uintptr, pkts []*dataplane.Packet, hdrLen int, n *int, errno *unix.Errno) bool {
+	for *n < len(pkts) {
+		p := pkts[*n]
+		_, err := unix.Write(int(fd), p.Buf[p.Start-hdrLen:p.End])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false
+		case err != nil:
+			*errno, _ = err.(unix.Errno)
+			if *errno == 0 {
+				*errno = unix.EIO
+			}
+			return true
+		}
+		*n++
+	}
+	return true
 }
 
 // ReadBatch implements dataplane.Port. A TUN read returns one packet, so a
