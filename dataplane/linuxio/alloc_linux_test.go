@@ -6,9 +6,21 @@ import "testing"
 // WriteBatch of plain datagrams and a GSO train, and the ReadBatch calls
 // that drain them, after warm-up.
 func TestUDPSteadyStateAllocs(t *testing.T) {
-	ns := newTestNS(t, "alloc")
-	a := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{BatchSize: 8})
-	b := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{BatchSize: 8})
+	for _, raw := range []bool{false, true} {
+		udpSteadyStateAllocs(t, raw)
+	}
+}
+
+// udpSteadyStateAllocs runs the round trip on netpoller sockets, or on
+// sockets outside it read with TryReadBatch as the polling thread does.
+func udpSteadyStateAllocs(t *testing.T, raw bool) {
+	ns := newTestNS(t, map[bool]string{false: "alloc", true: "allocr"}[raw])
+	a := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{BatchSize: 8, Raw: raw})
+	b := listenUDP(t, ns, "127.0.0.1:0", UDPOptions{BatchSize: 8, Raw: raw})
+	read := b.ReadBatch
+	if raw {
+		read = b.TryReadBatch
+	}
 	out := newPackets(8, 4000)
 	for i, p := range out {
 		fill(p, pattern(i, 64))
@@ -25,7 +37,7 @@ func TestUDPSteadyStateAllocs(t *testing.T) {
 		}
 		got := 0
 		for got < len(out) {
-			n, err := b.ReadBatch(in)
+			n, err := read(in)
 			if err != nil {
 				t.Fatalf("ReadBatch: %v", err)
 			}
@@ -36,6 +48,6 @@ func TestUDPSteadyStateAllocs(t *testing.T) {
 		roundTrip()
 	}
 	if allocs := testing.AllocsPerRun(200, roundTrip); allocs != 0 {
-		t.Errorf("%.1f allocations per write+read round trip, want 0", allocs)
+		t.Errorf("raw=%v: %.1f allocations per write+read round trip, want 0", raw, allocs)
 	}
 }
