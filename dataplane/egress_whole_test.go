@@ -69,8 +69,20 @@ func outgoingSuper(t testing.TB, v6 bool, payload int) ([]byte, offload.VirtioNe
 		binary.BigEndian.PutUint16(pkt[10:], 0)
 		binary.BigEndian.PutUint16(pkt[10:], encap.Checksum(pkt[:20], 0))
 	}
+	setTOS(pkt, 0xb9) // DSCP EF, ECT(1): must reach the outer header (RFC 6040)
 	partialize(pkt)
 	return pkt, h
+}
+
+// setTOS writes the IPv4 TOS or IPv6 traffic class byte of pkt.
+func setTOS(pkt []byte, tos uint8) {
+	if pkt[0]>>4 == 6 {
+		binary.BigEndian.PutUint32(pkt[0:], binary.BigEndian.Uint32(pkt[0:])&^(0xff<<20)|uint32(tos)<<20)
+		return
+	}
+	pkt[1] = tos
+	binary.BigEndian.PutUint16(pkt[10:], 0)
+	binary.BigEndian.PutUint16(pkt[10:], encap.Checksum(pkt[:20], 0))
 }
 
 func sendSuper(e *Engine, pkt []byte, h offload.VirtioNetHdr) {
@@ -111,6 +123,12 @@ func TestEgressSendsSuperPacketsWhole(t *testing.T) {
 			}
 			if [6]byte(eth.DstMAC) != tapMAC {
 				t.Errorf("%v v6=%v: frame to %v, want the TAP's own MAC", kind, v6, eth.DstMAC)
+			}
+			if ip.TOS != 0xb9 {
+				t.Errorf("%v v6=%v: outer TOS %#x, want the inner's 0xb9", kind, v6, ip.TOS)
+			}
+			if want := encap.SourcePort(encap.FlowHash(inner), 0, 0); uint16(udp.SrcPort) != want {
+				t.Errorf("%v v6=%v: outer source port %d, want the flow's %d", kind, v6, udp.SrcPort, want)
 			}
 			if int(ip.Length) != len(frame)-14 || int(udp.Length) != len(frame)-34 || udp.Checksum != 0 {
 				t.Errorf("%v v6=%v: ip len %d udp len %d csum %#x for a %d-byte frame", kind, v6, ip.Length, udp.Length, udp.Checksum, len(frame))
