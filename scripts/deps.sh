@@ -10,6 +10,7 @@ command -v tshark >/dev/null   || need+=(tshark)
 command -v iperf3 >/dev/null   || need+=(iperf3)
 command -v ethtool >/dev/null  || need+=(ethtool)
 command -v ping >/dev/null     || need+=(iputils-ping)
+command -v nft >/dev/null      || need+=(nftables)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
