@@ -148,4 +148,3 @@ func (s *outsideServer) seenICMP(pod *topo.Pod, dst netip.Addr) (string, error) 
 		}
 	}
 }
-
