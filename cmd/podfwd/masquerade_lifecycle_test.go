@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/internal/topo"
@@ -46,6 +48,9 @@ func TestMasqueradeLifecycle(t *testing.T) {
 	if got := rules(); got != 2 {
 		t.Fatalf("running daemon: %d masquerade rules, want 2 (IPv4, IPv6)", got)
 	}
+	waitExempt(t, n, tp.Nodes[1].Pods[0].IPv4, true)
+	waitExempt(t, n, tp.Nodes[1].Pods[0].IPv6, true)
+	waitExempt(t, n, out.IPv4, false)
 	crash(first)
 	if got := rules(); got != 2 {
 		t.Fatalf("after SIGKILL: %d masquerade rules, want the crashed run's 2 (else adoption is untested)", got)
@@ -74,4 +79,27 @@ func TestMasqueradeLifecycle(t *testing.T) {
 		t.Error("a pod reached the outside host with masquerade off: the egress checks prove nothing")
 	}
 	off.stop(t)
+}
+
+// waitExempt waits up to 10 s until addr is (want) or is not (!want) in
+// node n's masquerade exemption set, asked of nft (which finds an address
+// inside the set's intervals).
+func waitExempt(t *testing.T, n *topo.Node, addr netip.Addr, want bool) {
+	t.Helper()
+	set := "nomasq4"
+	if addr.Is6() {
+		set = "nomasq6"
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := n.Command(context.Background(), "nft", "get", "element", "inet", "podfwd", set, "{ "+addr.String()+" }").Run()
+		if (err == nil) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			out, _ := n.Command(context.Background(), "nft", "list", "table", "inet", "podfwd").CombinedOutput()
+			t.Fatalf("%s: %s exempt from masquerade = %v after 10 s, want %v:\n%s", n.Namespace, addr, err == nil, want, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
