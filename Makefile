@@ -5,12 +5,24 @@ PKGS    := ./...
 # Packages whose concurrency claims are checked under the race detector.
 RACE_PKGS := ./lpm/... ./dataplane/... ./xdp/ ./trace/
 
-.PHONY: all build test deps vet unit race fuzz-seeds bench-micro demo clean
+.PHONY: all build image test deps vet unit race fuzz-seeds bench-micro demo clean
 
 all: build
 
 build:
 	$(GO) build -o bin/podfwd ./cmd/podfwd
+
+# The container image as an OCI layout archive ($(IMAGE_OUT)/podfwd-image.tar),
+# built without a Docker engine or a registry: a static binary (no cgo,
+# no build paths, no build ID) in one layer, entrypoint /podfwd as in
+# deploy/Dockerfile. The same commit gives the same bytes. Load it with
+# `ctr -n k8s.io images import bin/podfwd-image.tar` (or podman load).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE_OUT ?= bin
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w -buildid=" -o $(IMAGE_OUT)/image/podfwd ./cmd/podfwd
+	$(GO) run ./scripts/mkimage -binary $(IMAGE_OUT)/image/podfwd -version $(VERSION) -revision "$(REVISION)" -o $(IMAGE_OUT)/podfwd-image.tar
 
 # The README's first command: build podfwd, bring up 2 nodes x 2 pods in
 # network namespaces, and show ping and TCP throughput for the kernel's

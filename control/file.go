@@ -39,6 +39,15 @@ type File struct {
 	// only to the others (flannel's DirectRouting, Calico's CrossSubnet).
 	// It needs underlay.interface, whose subnet decides.
 	Hybrid bool `yaml:"hybrid"`
+	// Masquerade gives local pods' traffic to destinations outside the
+	// cluster the node's address (nftables table inet podfwd); nil means
+	// true, so that pods reach the outside world as with flannel,
+	// Calico and Cilium. Pod-to-pod and pod-to-node traffic is never
+	// masqueraded.
+	Masquerade *bool `yaml:"masquerade"`
+	// NonMasqueradeCIDRs are more destinations that keep the pod's
+	// address, as ip-masq-agent's nonMasqueradeCIDRs.
+	NonMasqueradeCIDRs []string `yaml:"nonMasqueradeCIDRs"`
 }
 
 // Kubernetes configures the Kubernetes source (see NewKubeSource).

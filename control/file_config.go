@@ -81,6 +81,9 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 	if f.VNI > 1<<24-1 {
 		return nil, fieldErr("vni", "%d does not fit in 24 bits", f.VNI)
 	}
+	if _, err := f.MasqueradePolicy(); err != nil {
+		return nil, err
+	}
 	if len(f.TUN.Name) > 15 {
 		return nil, fieldErr("tun.name", "%q is longer than 15 bytes", f.TUN.Name)
 	}

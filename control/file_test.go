@@ -62,6 +62,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"    underlay: 10.99.0.2|    underlay: 10.99.0.1", "our own underlay"},
 		{"  - name: node2|  - name: ''", "peers[0].name"},
 		{"port: 8472|prot: 8472", "field prot not found"},
+		{"port: 8472|port: 8472\nnonMasqueradeCIDRs: [192.168.0.0/16, 172.16.0.1/12]", "nonMasqueradeCIDRs[1]"},
 	}
 	for _, c := range cases {
 		old, repl, _ := strings.Cut(c.edit, "|")

@@ -10,6 +10,9 @@ command -v tshark >/dev/null   || need+=(tshark)
 command -v iperf3 >/dev/null   || need+=(iperf3)
 command -v ethtool >/dev/null  || need+=(ethtool)
 command -v ping >/dev/null     || need+=(iputils-ping)
+command -v nft >/dev/null      || need+=(nftables)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null     || need+=(runc)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -30,10 +30,31 @@ func (u *undoStack) run() {
 	*u = nil
 }
 
-// runDaemon brings the node's dataplane up with cfg, applies every later
+// runDaemon runs the node's io path with the egress masquerade around it,
+// so every io has it, kept in step with the same configs.
+func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) (err error) {
+	policy, err := file.MasqueradePolicy()
+	if err != nil {
+		return err
+	}
+	masq, err := control.StartMasquerade(log, policy, cfg)
+	if err != nil {
+		return err
+	}
+	pathCtx, stopPath := context.WithCancel(ctx)
+	defer func() {
+		stopPath()
+		if merr := masq.Stop(); merr != nil {
+			log.Warn("removing the masquerade table", "err", merr)
+		}
+	}()
+	return runPath(pathCtx, log, file, cfg, masq.Follow(pathCtx, updates))
+}
+
+// runPath brings the node's dataplane up with cfg, applies every later
 // config from updates (nil for a static config) until ctx ends, and
 // removes everything it created on the way out.
-func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) (err error) {
+func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) (err error) {
 	_, native, _ := control.EncapKind(file.Encap)
 	if native {
 		return runNative(ctx, log, file, cfg, updates)

@@ -77,4 +77,7 @@ func TestDeployDaemonConfigParses(t *testing.T) {
 	if _, _, err := control.EncapKind(f.Encap); err != nil {
 		t.Error(err)
 	}
+	if p, err := f.MasqueradePolicy(); err != nil || !p.On {
+		t.Errorf("deploy's config must masquerade egress (pods reach the outside on day one): %+v, %v", p, err)
+	}
 }

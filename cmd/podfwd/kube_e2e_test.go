@@ -94,6 +94,9 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 	if err := topo.Ping(ctx, tp.Nodes[0].Pods[0], tp.Nodes[2].Pods[1].IPv4, 2, 56, false); err != nil {
 		t.Errorf("node 1 -> node 3: %v", err)
 	}
+	// The masquerade table follows the peers: node 3's pods are exempt
+	// on node 1 now, and no longer once node 3 is deleted (below).
+	waitExempt(t, tp.Nodes[0], tp.Nodes[2].Pods[0].IPv4, true)
 
 	for _, n := range tp.Nodes {
 		checkPublished(ctx, t, admin, n, encapName)
@@ -108,6 +111,7 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 	t.Logf("Node delete -> its route gone from another node: %v after the delete call returned, %v from its start (goal 1 s)",
 		took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	waitRoute(t, tp.Nodes[1], gone.PodCIDRv4.String(), false, 10*time.Second)
+	waitExempt(t, tp.Nodes[0], gone.Pods[0].IPv4, false)
 	// The remaining nodes still talk.
 	pingBothWays(t, tp)
 
