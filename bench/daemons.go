@@ -87,7 +87,10 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 		if mode.XDPPods {
 			cfg += "xdp:\n  pods: true\n"
 		}
-		cfg += mode.Config
+		// The kernel's rows are programmed without NAT; a masquerade
+		// table would put connection tracking on every packet of podfwd's
+		// rows only. The datapaths are compared like for like.
+		cfg += mode.Config + "masquerade: false\n"
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			d.stop()
 			return nil, err

@@ -246,7 +246,7 @@ func TestWholeSuperPacketNodeToNode(t *testing.T) {
 		p.Addr = netip.AddrPortFrom(ourUnderlay, 4789)
 		l.forward(l.batch[:1])
 		if len(l.write) != 1 {
-			t.Fatalf("v6=%v: %d packets delivered, want 1 (drops: %v)", v6, len(l.write), e2.Counters.Ingress.Drops)
+			t.Fatalf("v6=%v: %d packets delivered, want 1 (spoofed %d, not-local %d)", v6, len(l.write), e2.Counters.Drops(ReasonSpoofedSource), e2.Counters.Drops(ReasonNotLocal))
 		}
 		got := l.write[0]
 		if !bytes.Equal(got.Bytes(), inner) || !got.GSO.IsGSO() || got.GSO.Flags != offload.FlagNeedsCsum {

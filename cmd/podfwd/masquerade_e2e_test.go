@@ -26,11 +26,11 @@ const outsideHost = 200
 func TestMasqueradeEgress(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, c := range []e2eCase{
-		{"tun", "vxlan", topo.DefaultVXLANPort},
-		{"udp-process", "vxlan", topo.DefaultVXLANPort},
-		{"xdp", "vxlan", topo.DefaultVXLANPort},
-		{"kernel", "vxlan", topo.DefaultVXLANPort},
-		{"tun", "none", 0},
+		{"tun", "vxlan", topo.DefaultVXLANPort, false},
+		{"udp-process", "vxlan", topo.DefaultVXLANPort, false},
+		{"xdp", "vxlan", topo.DefaultVXLANPort, false},
+		{"kernel", "vxlan", topo.DefaultVXLANPort, false},
+		{"tun", "none", 0, false},
 	} {
 		t.Run(c.name(), func(t *testing.T) {
 			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "m", IPv6: true})
