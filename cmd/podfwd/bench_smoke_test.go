@@ -21,6 +21,7 @@ import (
 // every ok row moved traffic.
 func TestBenchQuickSmoke(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "iperf3", "ethtool")
 	modes := []string{"kernel/vxlan", "udp-process/vxlan", "tun/vxlan", "xdp/vxlan", "xdp-pods/vxlan"}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

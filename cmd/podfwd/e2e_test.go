@@ -201,12 +201,7 @@ func TestKernelVXLANInterop(t *testing.T) {
 // the fields back.
 func TestTunnelsDecodeInTshark(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if testenv.InCI() {
-			t.Fatal("tshark is not installed (make test installs it)")
-		}
-		t.Skip("tshark not installed")
-	}
+	testenv.RequireTools(t, "tshark", "tcpdump")
 	for _, c := range []struct {
 		encap, filter, fields string
 		want                  string
