@@ -50,6 +50,7 @@ func TestKubeEndToEnd(t *testing.T) {
 	// which differ by topology prefix. Only the last stops the apiserver.
 	t.Run("tun-vxlan", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "vxlan", "k", false) })
 	t.Run("cni-pods-hybrid", func(t *testing.T) { testKubeCNIPods(t, c, admin, sock) })
+	t.Run("install-cni-api", func(t *testing.T) { testInstallCNIReadsItsNode(t, c, admin) })
 	t.Run("native", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "none", "kn", true) })
 }
 
