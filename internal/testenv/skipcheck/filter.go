@@ -52,6 +52,17 @@ func (f *filterer) line(b []byte) {
 		}
 	case e.Action == "output":
 		f.logs[key] = append(f.logs[key], e.Output)
+	case e.Action == "fail" && e.Test == "":
+		// The package failed with tests still running (a timeout, a
+		// panic): their output is what explains it.
+		for k, lines := range f.logs {
+			if strings.HasPrefix(k, e.Package+" ") {
+				for _, o := range lines {
+					fmt.Fprint(f.out, o)
+				}
+				delete(f.logs, k)
+			}
+		}
 	case e.Action == "fail":
 		for _, o := range f.logs[key] {
 			fmt.Fprint(f.out, o)

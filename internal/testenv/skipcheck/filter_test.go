@@ -22,7 +22,9 @@ const stream = `{"Action":"start","Package":"x"}
 {"Action":"skip","Package":"x","Test":"TestC"}
 {"Action":"output","Package":"x","Test":"TestD","Output":"    x_test.go:6: boom\n"}
 {"Action":"fail","Package":"x","Test":"TestD"}
+{"Action":"output","Package":"x","Test":"TestHang","Output":"    x_test.go:9: still waiting\n"}
 {"Action":"output","Package":"x","Output":"FAIL\tx\t0.007s\n"}
+{"Action":"fail","Package":"x"}
 go: a line that is not JSON
 `
 
@@ -36,7 +38,7 @@ func TestFilterKeepsFailuresAndNamesToolSkips(t *testing.T) {
 		t.Errorf("skips for root or a tool: %q, want TestB and TestR only", bad)
 	}
 	o := out.String()
-	for _, want := range []string{"boom", "FAIL\tx", "tshark not installed", "set PODFWD_X=1", "a line that is not JSON"} {
+	for _, want := range []string{"boom", "FAIL\tx", "tshark not installed", "set PODFWD_X=1", "a line that is not JSON", "still waiting"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("output lacks %q:\n%s", want, o)
 		}
