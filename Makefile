@@ -46,8 +46,11 @@ define gotest
 		exit $$check
 endef
 
+# The 5,000-Node scale tests are measurements run by hand
+# (PODFWD_KUBE_SCALE=5000 go test -run Scale ...); left out here so that a
+# CI run prints no skip at all.
 unit:
-	$(call gotest,-count=1 -timeout 25m $(PKGS))
+	$(call gotest,-count=1 -timeout 25m -skip '^(TestKubeScale|TestKubeDaemonScale)$$' $(PKGS))
 
 race:
 	$(call gotest,-count=1 -race -timeout 15m -run 'Concurrent' $(RACE_PKGS))
