@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
+	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/trace"
 )
 
@@ -211,20 +213,22 @@ func TestMetricsMove(t *testing.T) {
 		r.send(t, "src 10.244.1.5 dst 10.244.2.7 udp dport 9")
 	}
 	r.send(t, "src 10.244.1.5 dst 10.250.0.1 udp dport 9")
-	deadline := time.Now().Add(5 * time.Second)
+	// Wait for every series, not just rx: tx and the encap count move
+	// after rx, on the forwarding goroutine.
 	var after string
-	for {
+	testenv.WaitFor(t, 5*time.Second, "the four packets counted in every series", func() error {
 		after = scrape(t, hs.URL+"/metrics")
-		if metric(t, after, rx) == 4 || time.Now().After(deadline) {
-			break
+		var wrong []string
+		for series, want := range map[string]float64{rx: 4, tx: 3, noRoute: 1, encapped: 3} {
+			if got := metric(t, after, series) - metric(t, before, series); got != want {
+				wrong = append(wrong, fmt.Sprintf("%s moved by %v, want %v", series, got, want))
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for series, want := range map[string]float64{rx: 4, tx: 3, noRoute: 1, encapped: 3} {
-		if got := metric(t, after, series) - metric(t, before, series); got != want {
-			t.Errorf("%s moved by %v, want %v", series, got, want)
+		if len(wrong) > 0 {
+			return errors.New(strings.Join(wrong, "; "))
 		}
-	}
+		return nil
+	})
 	if !strings.Contains(after, `reason="bad-vni"`) || !strings.Contains(after, "go_goroutines") {
 		t.Error("every drop reason and the Go runtime should be exported")
 	}

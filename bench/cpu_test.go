@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,28 +63,82 @@ func TestLiveProcReadable(t *testing.T) {
 	}
 }
 
+// FuzzParseMachineBusy: an accepted /proc/stat line gives busy = user +
+// nice + system + irq + softirq and irq = irq + softirq (proc(5) order),
+// summed independently in float64 from the same fields; idle, iowait and
+// steal never count, so rewriting them changes nothing.
 func FuzzParseMachineBusy(f *testing.F) {
 	f.Add([]byte("cpu  100 20 300 9999 55 7 13 8 0 0\n"))
 	f.Add([]byte("cpu 1 2 3 4 5 6 7\n"))
+	f.Add([]byte("cpu 1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
 	f.Add([]byte("cpu 18446744073709551615 1 1 1 1 1 1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := parseMachineBusy(b)
-		if err == nil && (v.busy < v.irq || v.irq < 0) {
-			t.Errorf("busy %v from %q", v, b)
+		if err != nil {
+			return
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		fields := strings.Fields(line)
+		var n [8]float64
+		for i := 1; i < 8; i++ {
+			n[i], _ = strconv.ParseFloat(fields[i], 64)
+		}
+		// The kernel's counters are uint64 ticks; a sum past 2^64 (5e9
+		// years at 100 Hz) wraps in the parser and is out of scope here.
+		if n[1]+n[2]+n[3]+n[6]+n[7] >= 1<<64 {
+			return
+		}
+		busy, irq := (n[1]+n[2]+n[3]+n[6]+n[7])/userHZ, (n[6]+n[7])/userHZ
+		if !near(v.busy, busy) || !near(v.irq, irq) {
+			t.Fatalf("busy %v irq %v from %q, want %v and %v", v.busy, v.irq, b, busy, irq)
+		}
+		for _, i := range []int{4, 5, 8} { // idle, iowait, steal
+			if i >= len(fields) {
+				continue
+			}
+			other := append([]string(nil), fields...)
+			other[i] = "123456789"
+			w, err := parseMachineBusy([]byte(strings.Join(other, " ")))
+			if err != nil || w != v {
+				t.Fatalf("rewriting field %d of %q changed the result: %v, %v (was %v)", i, line, w, err, v)
+			}
 		}
 	})
 }
 
+// FuzzParseProcessCPU: an accepted /proc/PID/stat line gives utime +
+// stime (proc(5) fields 14 and 15, counted after the command name's last
+// ')'), and the command name, whatever it holds, changes nothing.
 func FuzzParseProcessCPU(f *testing.F) {
 	f.Add([]byte("4242 (podfwd) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 0 0"))
 	f.Add([]byte("1 ((a)) R 0 0 0 0 0 0 0 0 0 0 1 2"))
+	f.Add([]byte("4242 (pod fwd) x) S 1 4242 4242 0 -1 4194560 500 0 0 0 250 75 0 0"))
 	f.Add([]byte(")"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := parseProcessCPU(b)
-		if err == nil && (v < 0 || math.IsNaN(v)) {
-			t.Errorf("cpu %v from %q", v, b)
+		if err != nil {
+			return
+		}
+		s := string(b)
+		rest := s[strings.LastIndexByte(s, ')')+1:]
+		fields := strings.Fields(rest)
+		utime, _ := strconv.ParseFloat(fields[11], 64)
+		stime, _ := strconv.ParseFloat(fields[12], 64)
+		if utime+stime >= 1<<64 { // wraps in uint64 ticks, as in FuzzParseMachineBusy
+			return
+		}
+		if want := (utime + stime) / userHZ; !near(v, want) {
+			t.Fatalf("cpu %v from %q, want utime %v + stime %v ticks = %v s", v, b, utime, stime, want)
+		}
+		if w, err := parseProcessCPU([]byte("7 (a) b (c)" + rest)); err != nil || w != v {
+			t.Fatalf("another command name changed the result: %v, %v (was %v)", w, err, v)
 		}
 	})
+}
+
+// near compares two float64 results of the same sum up to rounding.
+func near(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
 }
 
 func TestConfigHas(t *testing.T) {

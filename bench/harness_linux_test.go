@@ -29,6 +29,7 @@ func fakeDaemon(t *testing.T, message string) string {
 // the measured one moved traffic in every test.
 func TestRunStatuses(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "iperf3", "ethtool")
 	modes, err := SelectModes("kernel/native,kernel/geneve")
 	if err != nil {
 		t.Fatal(err)

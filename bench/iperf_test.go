@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -40,17 +42,61 @@ func TestParseIperf(t *testing.T) {
 	}
 }
 
+// FuzzParseIperf: an accepted report gives the receiver's rate and bytes
+// as a generic JSON decoding of the same bytes reads them, and UDP packet
+// rate and loss from the receiver's counts (never negative, never NaN).
 func FuzzParseIperf(f *testing.F) {
 	f.Add([]byte(iperfUDPSample))
 	f.Add([]byte(iperfTCPSample))
 	f.Add([]byte(`{"end":{"sum_received":{"seconds":0,"packets":5,"lost_packets":9}}}`))
+	f.Add([]byte(`{"end":{"sum_received":{"seconds":2,"packets":5,"lost_packets":9}}}`))
+	f.Add([]byte(`{"error":"unable to connect to server"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := parseIperf(b)
 		if err != nil {
 			return
 		}
-		if math.IsNaN(o.pps) || math.IsInf(o.pps, 0) || o.pps < 0 {
-			t.Errorf("pps %v from %q", o.pps, b)
+		var g struct {
+			End struct {
+				Rx map[string]any `json:"sum_received"`
+			} `json:"end"`
+		}
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatalf("accepted what a generic decoding refuses: %v", err)
+		}
+		// encoding/json matches keys without regard to case, and with two
+		// spellings of one key the last in the text wins, which a map
+		// cannot tell: such input proves nothing either way.
+		num := func(k string) float64 {
+			var v float64
+			for key, val := range g.End.Rx {
+				if strings.EqualFold(key, k) {
+					v, _ = val.(float64)
+				}
+			}
+			return v
+		}
+		seen := map[string]bool{}
+		for key := range g.End.Rx {
+			k := strings.ToLower(key)
+			if seen[k] {
+				return
+			}
+			seen[k] = true
+		}
+		if o.gbps != num("bits_per_second")/1e9 || o.bytes != num("bytes") {
+			t.Fatalf("gbps %v bytes %v, the JSON says %v bit/s and %v bytes", o.gbps, o.bytes, num("bits_per_second"), num("bytes"))
+		}
+		if math.IsNaN(o.pps) || math.IsInf(o.pps, 0) || o.pps < 0 || math.IsNaN(o.loss) || o.loss < 0 {
+			t.Fatalf("pps %v loss %v from %q", o.pps, o.loss, b)
+		}
+		pkts, lost, secs := num("packets"), num("lost_packets"), num("seconds")
+		if pkts > 0 && secs > 0 {
+			if want := math.Max(pkts-lost, 0) / secs; !near(o.pps, want) || !near(o.loss, lost/pkts) {
+				t.Fatalf("pps %v loss %v, want %v and %v from %q", o.pps, o.loss, want, lost/pkts, b)
+			}
+		} else if o.pps != 0 || o.loss != 0 {
+			t.Fatalf("pps %v loss %v with no packets or no time: %q", o.pps, o.loss, b)
 		}
 	})
 }

@@ -110,10 +110,7 @@ func measureInstall(t *testing.T, cfg *dataplane.Config) {
 		t.Fatal(err)
 	}
 	t.Logf("engine SetConfig with %d peers: %v", len(cfg.Peers), time.Since(start).Round(time.Millisecond))
-	if os.Geteuid() != 0 {
-		t.Log("not root: route reconcile not measured")
-		return
-	}
+	testenv.RequireRoot(t)
 	inNewNetns(t, func() {
 		name := testenv.RunPrefix() + "sc0"
 		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: testenv.RunPrefix() + "sc1"}); err != nil {

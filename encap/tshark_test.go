@@ -11,16 +11,15 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+
+	"github.com/podfwd/podfwd/internal/testenv"
 )
 
 // TestTsharkDecodesOurEncap writes our Geneve, VXLAN and IPIP packets (with
 // an outer Ethernet header) to a pcap and has tshark, a decoder nobody here
 // wrote, read them back field by field with checksum validation on.
 func TestTsharkDecodesOurEncap(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed; the gopacket tests still cover the wire format")
-	}
+	tshark := testenv.RequireTools(t, "tshark")[0]
 	opts := []byte{0x01, 0x02, 0x03, 0x01, 0xde, 0xad, 0xbe, 0xef}
 	type row struct {
 		params  Params

@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Batch g of the torn-view tests, for each of k regions i:
@@ -72,7 +74,13 @@ func checkGen(v uint32, l uint8, ok bool, longLen, shortLen uint8) (uint32, erro
 	return v, nil
 }
 
-func runTorn(t *testing.T, apply func(g uint32) error, pass func() error) {
+// runTorn applies batches 1..80 while 4 readers make passes; pass returns
+// the generation it saw. Every 16th batch the writer waits for a reader
+// pass to end first, and the readers must have seen some generation strictly between
+// the first and the last: otherwise they never overlapped a write and the
+// test proved nothing.
+func runTorn(t *testing.T, apply func(g uint32) error, pass func() (uint32, error)) {
+	const batches = 80
 	if err := apply(0); err != nil {
 		t.Fatal(err)
 	}
@@ -80,19 +88,26 @@ func runTorn(t *testing.T, apply func(g uint32) error, pass func() error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	var passes atomic.Int64
+	var seen [batches + 1]atomic.Bool
 	for range 4 {
 		wg.Go(func() {
 			for !stop.Load() {
-				if err := pass(); err != nil {
+				g, err := pass()
+				if err != nil {
 					errs <- err
 					return
+				}
+				if g <= batches {
+					seen[g].Store(true)
 				}
 				passes.Add(1)
 			}
 		})
 	}
-	const batches = 80
 	for g := uint32(1); g <= batches; g++ {
+		for n, deadline := passes.Load(), time.Now().Add(time.Second); g%16 == 1 && passes.Load() == n && time.Now().Before(deadline); {
+			runtime.Gosched()
+		}
 		if err := apply(g); err != nil {
 			t.Fatal(err)
 		}
@@ -103,14 +118,21 @@ func runTorn(t *testing.T, apply func(g uint32) error, pass func() error) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if passes.Load() == 0 {
-		t.Fatal("readers made no pass while the writer ran")
+	between := 0
+	for g := 1; g < batches; g++ {
+		if seen[g].Load() {
+			between++
+		}
 	}
+	if between == 0 {
+		t.Fatalf("readers made %d passes but saw no generation between 0 and %d: they never overlapped a write", passes.Load(), batches)
+	}
+	t.Logf("readers made %d passes and saw %d of the %d intermediate generations", passes.Load(), between, batches-1)
 }
 
 func TestConcurrentBatchAtomic4(t *testing.T) {
 	tb := NewTable4()
-	runTorn(t, func(g uint32) error { return tb.Apply(tornBatch4(g)) }, func() error {
+	runTorn(t, func(g uint32) error { return tb.Apply(tornBatch4(g)) }, func() (uint32, error) {
 		// One View: every region must show the same g.
 		view := tb.View()
 		var first uint32
@@ -118,12 +140,12 @@ func TestConcurrentBatchAtomic4(t *testing.T) {
 			v, l, ok := view.Lookup(probe4(i))
 			g, err := checkGen(v, l, ok, 24, 16)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if i == 0 {
 				first = g
 			} else if g != first {
-				return fmt.Errorf("one view shows g=%d and g=%d", first, g)
+				return 0, fmt.Errorf("one view shows g=%d and g=%d", first, g)
 			}
 		}
 		// Table lookups in batch order: g never goes back.
@@ -132,32 +154,32 @@ func TestConcurrentBatchAtomic4(t *testing.T) {
 			v, l, ok := tb.Lookup(probe4(i))
 			g, err := checkGen(v, l, ok, 24, 16)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if g < last {
-				return fmt.Errorf("region %d shows g=%d after an earlier region showed %d", i, g, last)
+				return 0, fmt.Errorf("region %d shows g=%d after an earlier region showed %d", i, g, last)
 			}
 			last = g
 		}
-		return nil
+		return first, nil
 	})
 }
 
 func TestConcurrentBatchAtomic6(t *testing.T) {
 	tb := NewTable6()
-	runTorn(t, func(g uint32) error { return tb.Apply(tornBatch6(g)) }, func() error {
+	runTorn(t, func(g uint32) error { return tb.Apply(tornBatch6(g)) }, func() (uint32, error) {
 		view := tb.View()
 		var first uint32
 		for i := range tornRegions {
 			v, l, ok := view.Lookup2(probe6(i))
 			g, err := checkGen(v, l, ok, 80, 48)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if i == 0 {
 				first = g
 			} else if g != first {
-				return fmt.Errorf("one view shows g=%d and g=%d", first, g)
+				return 0, fmt.Errorf("one view shows g=%d and g=%d", first, g)
 			}
 		}
 		var last uint32
@@ -165,14 +187,14 @@ func TestConcurrentBatchAtomic6(t *testing.T) {
 			v, l, ok := tb.Lookup2(probe6(i))
 			g, err := checkGen(v, l, ok, 80, 48)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if g < last {
-				return fmt.Errorf("region %d shows g=%d after an earlier region showed %d", i, g, last)
+				return 0, fmt.Errorf("region %d shows g=%d after an earlier region showed %d", i, g, last)
 			}
 			last = g
 		}
-		return nil
+		return first, nil
 	})
 }
 

@@ -10,16 +10,14 @@ import (
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
+	"github.com/podfwd/podfwd/internal/testenv"
 )
 
 // tshark, a decoder we did not write, must open our pcapng files and see
 // the tunnel layers (with the outer headers we synthesize for socket io)
 // and each packet's decisions in its comment.
 func TestPcapngTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		t.Skip("tshark not installed")
-	}
+	tshark := testenv.RequireTools(t, "tshark")[0]
 	type want struct {
 		kind     encap.Kind
 		spec     string

@@ -16,13 +16,13 @@ import (
 
 // TestBenchQuickSmoke runs `podfwd bench --quick --interleave` on five
 // modes (the kernel reference, the baseline, podfwd's tun io and the xdp
-// io without and with the pods' veths, which may be unsupported) and
-// checks the JSON it writes is complete: the env, a row per mode and test
-// with every field, each ok or unsupported, every ok row moved traffic,
-// the machine's load around every mode that came up, and the warnings
-// (a list, empty when nobody else was busy).
+// io without and with the pods' veths) and checks the JSON it writes is
+// complete: the env, a row per mode and test with every field, every row
+// ok and every row moved traffic, the machine's load around every mode,
+// and the warnings (a list, empty when nobody else was busy).
 func TestBenchQuickSmoke(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.RequireTools(t, "iperf3", "ethtool")
 	modes := []string{"kernel/vxlan", "udp-process/vxlan", "tun/vxlan", "xdp/vxlan", "xdp-pods/vxlan"}
 	out := filepath.Join(t.TempDir(), "bench.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -95,12 +95,11 @@ func TestBenchQuickSmoke(t *testing.T) {
 			if r["runs"].(float64) != 1 {
 				t.Errorf("%s %s: %v runs under --quick, want 1", mode, test, r["runs"])
 			}
-		case strings.HasPrefix(status, bench.StatusUnsupported) && len(status) > len(bench.StatusUnsupported):
 		default:
-			t.Errorf("%s %s: status %q, want ok or unsupported: <reason>", mode, test, status)
-		}
-		if mode == bench.KernelVXLANName && status != bench.StatusOK {
-			t.Errorf("the kernel VXLAN reference did not run: %s", status)
+			// Every mode here runs on this project's test kernel (veth,
+			// TUN, kernel VXLAN, XDP and AF_XDP in copy mode), so
+			// "unsupported" would hide a refused io, not a missing feature.
+			t.Errorf("%s %s: status %q, want ok", mode, test, status)
 		}
 	}
 	for _, m := range modes {

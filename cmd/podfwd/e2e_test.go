@@ -160,7 +160,17 @@ func injectStrangers(t *testing.T, tp *topo.Topology, c e2eCase) {
 	}
 	send(stranger, n2.Pods[0].IPv4)                           // unknown peer
 	send(n2.UnderlayIPv4, netip.MustParseAddr("10.244.77.5")) // spoofed inner source
-	time.Sleep(300 * time.Millisecond)                        // let node 1 count them before it is stopped
+	// Node 1 must have counted both before the caller stops it and reads
+	// the counters from its exit log.
+	testenv.WaitFor(t, 10*time.Second, "node 1 counting both forged packets as ingress drops", func() error {
+		body, _ := httpGetIn(t, n1, "/metrics")
+		for _, reason := range []string{"unknown-peer", "spoofed-source"} {
+			if want := fmt.Sprintf("podfwd_drops_total{path=\"ingress\",reason=%q} 1\n", reason); !strings.Contains(body, want) {
+				return fmt.Errorf("/metrics lacks %q", strings.TrimSpace(want))
+			}
+		}
+		return nil
+	})
 }
 
 func sendRawIPIP(src, dst netip.Addr, inner []byte) error {
@@ -233,12 +243,7 @@ func TestKernelVXLANInterop(t *testing.T) {
 // the fields back.
 func TestTunnelsDecodeInTshark(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if testenv.InCI() {
-			t.Fatal("tshark is not installed (make test installs it)")
-		}
-		t.Skip("tshark not installed")
-	}
+	testenv.RequireTools(t, "tshark", "tcpdump")
 	for _, c := range []struct {
 		encap, filter, fields string
 		want                  string
@@ -262,15 +267,28 @@ func TestTunnelsDecodeInTshark(t *testing.T) {
 			}
 			dumped := make(chan error, 1)
 			go func() { dumped <- dump.Wait() }()
-			for !strings.Contains(dumpOut.String(), "listening on") {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testenv.WaitFor(t, 10*time.Second, "tcpdump listening on node 2's underlay", func() error {
+				select {
+				case err := <-dumped:
+					t.Fatalf("tcpdump exited before it listened (%v): %s", err, dumpOut)
+				default:
+				}
+				if !strings.Contains(dumpOut.String(), "listening on") {
+					return fmt.Errorf("tcpdump said: %q", dumpOut.String())
+				}
+				return nil
+			})
 			from, to := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
 			if err := topo.Ping(ctx, from, to.IPv4, 1, 56, false); err != nil {
 				t.Fatal(err)
 			}
-			if err := <-dumped; err != nil {
-				t.Fatalf("tcpdump: %v: %s", err, dumpOut)
+			select {
+			case err := <-dumped:
+				if err != nil {
+					t.Fatalf("tcpdump: %v: %s", err, dumpOut)
+				}
+			case <-ctx.Done():
+				t.Fatalf("tcpdump captured no %s packet in 20 s: %s", c.filter, dumpOut)
 			}
 			args := append([]string{"-r", pcap, "-T", "fields"}, strings.Fields(c.fields)...)
 			out, err := exec.Command("tshark", args...).CombinedOutput()

@@ -69,6 +69,12 @@ func nodePodCIDR(node string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	return nodePodCIDRFrom(ctx, client, node)
+}
+
+// nodePodCIDRFrom reads node's first pod CIDR through client: spec.podCIDRs
+// first, the older single spec.podCIDR otherwise.
+func nodePodCIDRFrom(ctx context.Context, client kubernetes.Interface, node string) (string, error) {
 	n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("node %s: %w", node, err)

@@ -50,6 +50,7 @@ func TestKubeEndToEnd(t *testing.T) {
 	// which differ by topology prefix. Only the last stops the apiserver.
 	t.Run("tun-vxlan", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "vxlan", "k", false) })
 	t.Run("cni-pods-hybrid", func(t *testing.T) { testKubeCNIPods(t, c, admin, sock) })
+	t.Run("install-cni-api", func(t *testing.T) { testInstallCNIReadsItsNode(t, c, admin) })
 	t.Run("native", func(t *testing.T) { testKubeEndToEnd(t, c, admin, sock, "none", "kn", true) })
 }
 
@@ -71,6 +72,7 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 			t.Fatal(err)
 		}
 	}
+	var ds []*daemon
 	for i, n := range tp.Nodes {
 		cfg := kubeNodeConfig(n, encapName, c.Kubeconfig, sock)
 		if i == 2 {
@@ -81,7 +83,7 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 				t.Fatalf("underlay not removed from:\n%s", cfg)
 			}
 		}
-		startDaemon(t, n, cfg)
+		ds = append(ds, startDaemon(t, n, cfg))
 	}
 	for _, n := range tp.Nodes {
 		for _, peer := range tp.Nodes {
@@ -130,9 +132,27 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second) // long enough for the watches to fail
+	// Every remaining daemon must have seen its watch fail (client-go logs
+	// each failed list/watch) before "forwarding goes on" means anything.
+	for _, d := range ds[:2] {
+		testenv.WaitFor(t, 30*time.Second, "podfwd on "+d.node.Namespace+" logging a failed watch after the apiserver stopped", func() error {
+			if log := d.log.String(); !strings.Contains(log, watchFailed) {
+				return fmt.Errorf("no %q in its log:\n%s", watchFailed, lastLines(log, 5))
+			}
+			return nil
+		})
+	}
 	pingBothWays(t, tp)
 	waitRoute(t, tp.Nodes[0], tp.Nodes[1].PodCIDRv4.String(), true, time.Second)
+}
+
+// watchFailed is what client-go's reflector logs when a list or watch of
+// the API server fails (k8s.io/client-go/tools/cache.DefaultWatchErrorHandler).
+const watchFailed = "Failed to watch"
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func kubeNodeConfig(n *topo.Node, encapName, kubeconfig, sock string) string {

@@ -25,9 +25,7 @@ import (
 //
 //	go test -run '^$' -bench TraceOverhead -benchtime 8x ./cmd/podfwd
 func BenchmarkTraceOverheadTCP(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root")
-	}
+	testenv.RequireRoot(b)
 	for _, io := range []string{"tun", "udp-process"} {
 		b.Run(io, func(b *testing.B) {
 			tp := topo.NewT(b, topo.Config{Prefix: testenv.RunPrefix() + "b"})

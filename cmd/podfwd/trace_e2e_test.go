@@ -129,10 +129,7 @@ func traceEndToEnd(t *testing.T, c traceCase) {
 		if strings.Count(out, "  route     ") != 4 || !strings.Contains(out, "  encap     "+c.encap+vni+" -> peer "+node2.Namespace) {
 			t.Errorf("text output lacks the stages:\n%s", out)
 		}
-		tshark, err := exec.LookPath("tshark")
-		if err != nil {
-			t.Skip("tshark not installed")
-		}
+		tshark := testenv.RequireTools(t, "tshark")[0]
 		fields, err := exec.Command(tshark, "-r", pcap, "-d", "udp.port==8472,vxlan", "-T", "fields", "-E", "separator=|",
 			"-e", "frame.protocols", "-e", "frame.comment").Output()
 		if err != nil {

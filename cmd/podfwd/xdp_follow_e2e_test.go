@@ -94,7 +94,7 @@ func TestXDPFollowsAPeersNewMAC(t *testing.T) {
 // (30 s) bounds the wait. (On a busy machine the kernel may drop the STALE
 // entry sooner in garbage collection, the neighbour table being shared by
 // all namespaces; the follower then asks afresh and finds the new MAC
-// earlier, by the same path.)
+// earlier, by the same path.) Pod traffic must then flow.
 func TestXDPRevalidatesASilentNextHop(t *testing.T) {
 	testenv.RequireRoot(t)
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "fs", PodMTU: 1450})
@@ -107,6 +107,13 @@ func TestXDPRevalidatesASilentNextHop(t *testing.T) {
 	const newMAC = "02:42:ac:11:00:b3"
 	ipCmd(t, b, "link", "set", "dev", b.UnderlayLink, "address", newMAC)
 	waitLog(t, da, 50*time.Second, "peer next hop resolved", "peer="+b.Namespace, "mac="+newMAC)
+	// The log is not the judge: node 1's frames must now reach node 2
+	// under its new MAC. Node 2 runs tun io, which sends nothing before
+	// this ping and never asks for node 1's MAC, so it stayed silent.
+	startDaemon(t, b, nodeConfig(tp, b, "tun", "vxlan", 8472))
+	if err := topo.Ping(context.Background(), a.Pods[0], b.Pods[0].IPv4, 3, 56, false); err != nil {
+		t.Errorf("pod traffic after the next hop's MAC changed: %v", err)
+	}
 	t.Logf("node 1: %s", linesWith(da.stop(t), "next hop"))
 }
 

@@ -55,10 +55,14 @@ func TestEndToEndXDPPods(t *testing.T) {
 			after := tunPackets(t, tp)
 			t.Logf("TUN packets during the pod traffic: node 1 %d, node 2 %d", after[0]-before[0], after[1]-before[1])
 			for i := range before {
-				// 64 MiB is ~45,000 segments each way; a handful of TUN
-				// packets (a late ARP-learnt path, ICMP) is not a bypass
-				// failure, thousands are.
-				if d := after[i] - before[i]; d > 200 {
+				// With xdp.pods off, the same traffic put 2,686 and 4,040
+				// packets (GSO super-packets) through the two TUNs; with it
+				// on, 0-2 TUN packets per node were seen over
+				// three encaps (go test -run TestEndToEndXDPPods -v
+				// ./cmd/podfwd/, 2 cores shared with other test runs; what
+				// they were was not captured). The bound leaves room for a
+				// few more such stragglers, not for a path that is not used.
+				if d := after[i] - before[i]; d > maxTUNDuringBypass {
 					t.Errorf("node %d's TUN carried %d packets during pod-to-pod traffic: the direct path was not used", i+1, d)
 				}
 			}
@@ -84,6 +88,10 @@ func TestEndToEndXDPPods(t *testing.T) {
 		})
 	}
 }
+
+// maxTUNDuringBypass bounds the packets a node's TUN may carry while its
+// pods' traffic to the other node takes the AF_XDP path.
+const maxTUNDuringBypass = 10
 
 // podLeaves deletes pod 2's veth on node 1 as a CNI DEL would: the daemon
 // lets go of it, keeps serving pod 1, and its reader does not spin on the

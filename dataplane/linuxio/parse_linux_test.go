@@ -120,15 +120,38 @@ func TestParseGROSize(t *testing.T) {
 	}
 }
 
+// FuzzParseGROSize holds parseGROSize to x/sys/unix's control-message
+// parser, written by others: wherever unix parses the whole buffer, the
+// first SOL_UDP/UDP_GRO message with a 4-byte payload decides, and its
+// size is taken when positive and refused otherwise.
 func FuzzParseGROSize(f *testing.F) {
 	f.Add(groCmsg(1400, false))
 	f.Add(groCmsg(9000, true))
 	f.Add(groCmsg(-1, false))
+	f.Add(groCmsg(0, true))
+	f.Add(append(groCmsg(1200, true), groCmsg(1300, false)...))
+	f.Add(groCmsg(1400, false)[:17])
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		size, ok := parseGROSize(b)
 		if ok && size <= 0 {
 			t.Fatalf("accepted segment size %d", size)
+		}
+		msgs, err := unix.ParseSocketControlMessage(b)
+		if err != nil {
+			return // malformed: parseGROSize may still take a GRO message before the fault
+		}
+		wantSize, wantOK := 0, false
+		for _, m := range msgs {
+			if m.Header.Level == unix.SOL_UDP && m.Header.Type == unix.UDP_GRO && len(m.Data) >= 4 {
+				if s := int32(binary.NativeEndian.Uint32(m.Data)); s > 0 {
+					wantSize, wantOK = int(s), true
+				}
+				break
+			}
+		}
+		if size != wantSize || ok != wantOK {
+			t.Fatalf("parseGROSize = %d, %v; x/sys/unix's messages say %d, %v (% x)", size, ok, wantSize, wantOK, b)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/xdp"
+	"github.com/vishvananda/netlink"
 )
 
 const tunnelPort = 4789
@@ -231,6 +232,11 @@ func TestCloseLeavesLentBatchUntilNextRead(t *testing.T) {
 	}
 }
 
+// TestOpenFailsCleanlyOnBadInterface: an Open that fails leaves nothing
+// behind, both when the interface is missing and when it fails after the
+// socket was bound and the program attached (a generic-mode attach that
+// RequireDriver refuses): no XDP program stays on the link, and the queue
+// is free for the next Open.
 func TestOpenFailsCleanlyOnBadInterface(t *testing.T) {
 	l := newLink(t)
 	testenv.InNetns(t, l.HB, func() error {
@@ -238,6 +244,28 @@ func TestOpenFailsCleanlyOnBadInterface(t *testing.T) {
 		if err == nil {
 			return errors.New("Open on a missing interface succeeded")
 		}
-		return nil
+		_, err = Open(l.IdxB, 0, Options{Redirect: redirectTo(l.AddrB, tunnelPort),
+			Attach: xdp.AttachOptions{GenericOnly: true}, RequireDriver: true})
+		if !errors.Is(err, ErrNotDriverMode) {
+			return fmt.Errorf("Open in generic mode with RequireDriver: %v, want ErrNotDriverMode", err)
+		}
+		link, err := netlink.LinkByIndex(l.IdxB)
+		if err != nil {
+			return err
+		}
+		if x := link.Attrs().Xdp; x != nil && x.Attached {
+			return fmt.Errorf("a failed Open left XDP program %d on %s", x.ProgId, l.IfB)
+		}
+		// The kernel unbinds a closed AF_XDP socket from its queue a moment
+		// later (even after a clean Close), so the queue is polled for.
+		for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			p, err := Open(l.IdxB, 0, Options{Redirect: redirectTo(l.AddrB, tunnelPort)})
+			if err == nil {
+				return p.Close()
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the queue of a failed Open is not free 2 s later: %w", err)
+			}
+		}
 	})
 }

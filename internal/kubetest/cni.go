@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,11 +105,34 @@ type CNIResult struct {
 	} `json:"routes"`
 }
 
-// ParseCNIResult decodes a plugin's ADD output.
+// ParseCNIResult decodes a plugin's ADD output and holds it to the CNI
+// spec's rules the tests rely on: an error result (one with a code) is an
+// error, every ips[].address is a CIDR, a gateway is an address, and an
+// interface index points into interfaces.
 func ParseCNIResult(out []byte) (*CNIResult, error) {
-	var r CNIResult
+	var r struct {
+		CNIResult
+		Code *int   `json:"code"`
+		Msg  string `json:"msg"`
+	}
 	if err := json.Unmarshal(out, &r); err != nil {
 		return nil, fmt.Errorf("kubetest: CNI result: %w", err)
 	}
-	return &r, nil
+	if r.Code != nil {
+		return nil, fmt.Errorf("kubetest: CNI error result: code %d: %s", *r.Code, r.Msg)
+	}
+	for i, ip := range r.IPs {
+		if _, err := netip.ParsePrefix(ip.Address); err != nil {
+			return nil, fmt.Errorf("kubetest: CNI result ips[%d].address: %w", i, err)
+		}
+		if ip.Gateway != "" {
+			if _, err := netip.ParseAddr(ip.Gateway); err != nil {
+				return nil, fmt.Errorf("kubetest: CNI result ips[%d].gateway: %w", i, err)
+			}
+		}
+		if ip.Interface != nil && (*ip.Interface < 0 || *ip.Interface >= len(r.Interfaces)) {
+			return nil, fmt.Errorf("kubetest: CNI result ips[%d].interface %d: want an index into %d interfaces", i, *ip.Interface, len(r.Interfaces))
+		}
+	}
+	return &r.CNIResult, nil
 }

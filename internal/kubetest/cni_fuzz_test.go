@@ -2,26 +2,58 @@ package kubetest
 
 import (
 	"encoding/json"
+	"net/netip"
 	"testing"
 )
 
-// FuzzParseCNIResult: any plugin output either decodes or errors, and a
-// decoded result's interface indexes are plain data (no panic on use).
+// FuzzParseCNIResult holds ParseCNIResult to the spec rules it promises,
+// checked against an independent generic decoding of the same bytes: an
+// accepted result has as many IPs as the JSON, each one's address and
+// interface index as the JSON gives them, every address a CIDR and every
+// index inside interfaces; a result carrying an error code is refused.
 func FuzzParseCNIResult(f *testing.F) {
 	f.Add([]byte(`{"cniVersion":"1.0.0","interfaces":[{"name":"podfwd-br0","mac":"02:00:00:00:00:01"},` +
 		`{"name":"eth0","mac":"02:00:00:00:00:02","sandbox":"/var/run/netns/p"}],` +
 		`"ips":[{"interface":1,"address":"10.244.7.2/24","gateway":"10.244.7.1"}],"routes":[{"dst":"0.0.0.0/0"}]}`))
 	f.Add([]byte(`{"cniVersion":"1.0.0","code":7,"msg":"invalid config"}`))
-	f.Add([]byte(`{"ips":[{"interface":-1}]}`))
+	f.Add([]byte(`{"ips":[{"interface":-1,"address":"10.0.0.1/8"}]}`))
+	f.Add([]byte(`{"interfaces":[{"name":"eth0"}],"ips":[{"interface":1,"address":"10.0.0.1/8"}]}`))
+	f.Add([]byte(`{"ips":[{"address":"10.0.0.1"}]}`))
+	f.Add([]byte(`{"ips":[{"address":"fd00::2/64","gateway":"fd00::1"}]}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseCNIResult(data)
 		if err != nil {
 			return
 		}
-		for _, ip := range r.IPs {
-			if ip.Interface != nil && *ip.Interface >= 0 && *ip.Interface < len(r.Interfaces) {
-				_ = r.Interfaces[*ip.Interface].Name
+		var generic map[string]any
+		_ = json.Unmarshal(data, &generic) // null decodes to a nil map
+		if _, ok := generic["code"]; ok && generic["code"] != nil {
+			t.Fatalf("an error result (code %v) was accepted", generic["code"])
+		}
+		ips, _ := generic["ips"].([]any)
+		if len(ips) != len(r.IPs) {
+			t.Fatalf("%d IPs decoded, the JSON has %d", len(r.IPs), len(ips))
+		}
+		for i, ip := range r.IPs {
+			g, _ := ips[i].(map[string]any)
+			if g["address"] != ip.Address {
+				t.Fatalf("ips[%d].address %q, the JSON has %v", i, ip.Address, g["address"])
+			}
+			if _, err := netip.ParsePrefix(ip.Address); err != nil {
+				t.Fatalf("ips[%d].address %q accepted: %v", i, ip.Address, err)
+			}
+			if ip.Interface == nil {
+				if g["interface"] != nil {
+					t.Fatalf("ips[%d].interface lost: the JSON has %v", i, g["interface"])
+				}
+				continue
+			}
+			if n, _ := g["interface"].(float64); n != float64(*ip.Interface) {
+				t.Fatalf("ips[%d].interface %d, the JSON has %v", i, *ip.Interface, g["interface"])
+			}
+			if *ip.Interface < 0 || *ip.Interface >= len(r.Interfaces) {
+				t.Fatalf("ips[%d].interface %d accepted with %d interfaces", i, *ip.Interface, len(r.Interfaces))
 			}
 		}
 	})

@@ -95,6 +95,10 @@ func testServiceAccountRBAC(ctx context.Context, t *testing.T, c *Cluster, admin
 	if _, err := nodes.List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("list nodes as the daemon: %v", err)
 	}
+	// install-cni (the init container) reads its own Node by name.
+	if _, err := nodes.Get(ctx, node.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("get nodes as the daemon: %v", err)
+	}
 	w, err := nodes.Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Errorf("watch nodes as the daemon: %v", err)

@@ -32,6 +32,7 @@ func BenchmarkNewClose(b *testing.B) {
 // with -benchtime 1x. It reports Gbit/s; ns/op is meaningless here.
 func BenchmarkKernelReference(b *testing.B) {
 	testenv.RequireRoot(b)
+	testenv.RequireTools(b, "iperf3")
 	for _, mode := range []Mode{KernelNative, KernelVXLAN} {
 		b.Run(mode.String(), func(b *testing.B) {
 			topo := NewT(b, Config{Prefix: testenv.RunPrefix() + "r", PodsPerNode: 1, Mode: mode})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/podfwd/podfwd/internal/testenv"
 )
 
 // captureVXLAN captures one VXLAN datagram on node n's underlay link while
@@ -16,6 +18,7 @@ import (
 // ip.src lists outer then inner) decoded from it.
 func captureVXLAN(t *testing.T, ctx context.Context, n *Node, traffic func(), fields ...string) []string {
 	t.Helper()
+	testenv.RequireTools(t, "tcpdump", "tshark")
 	port := strconv.Itoa(int(n.Topology().Config.VXLANPort))
 	file := filepath.Join(t.TempDir(), "vxlan.pcap")
 	dump := n.Command(ctx, "tcpdump", "-i", UnderlayLink, "-n", "-c", "1", "-w", file, "udp", "port", port)
