@@ -120,9 +120,7 @@ func TestTunnelTAPForwardsSuperPackets(t *testing.T) {
 			}
 		})
 		if segment {
-			if _, err := exec.LookPath("ethtool"); err != nil {
-				t.Fatal("ethtool is needed (make test installs it):", err)
-			}
+			testenv.RequireTools(t, "ethtool")
 			out, err := exec.Command("ip", "netns", "exec", a.name, "ethtool", "-K", testenv.RunPrefix()+"va",
 				"tx-checksumming", "off").CombinedOutput()
 			if err != nil {
