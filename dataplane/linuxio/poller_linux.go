@@ -17,11 +17,13 @@ import (
 // is level-triggered, so a wait returns at once while a port still holds
 // packets.
 //
-// Spinning is only worth it on an idle core: a monitor samples how many
-// threads are runnable (/proc/loadavg) every 10 ms and turns spinning off
-// while, over the last 100 ms, more were runnable than the machine has
-// cores — then the spinner would only take time from iperf3, the pods or
-// the kernel's softirqs, which is what a busy node needs.
+// Spinning is only worth it while the other threads leave a core free: a
+// monitor samples how many threads are runnable (/proc/loadavg) every
+// 10 ms and turns spinning off while, over the last 100 ms, the others
+// (all runnable threads but the monitor and the spinner itself) wanted
+// every core — then the spinner would only take time from the pods, the
+// applications or the kernel's softirqs, which is what a busy node needs.
+// It turns spinning back on once they leave a whole core free again.
 type Poller struct {
 	epfd, evfd int
 	spin       time.Duration
@@ -117,10 +119,7 @@ func (p *Poller) closeFDs() {
 	unix.Close(p.epfd)
 }
 
-// watchLoad keeps spinOK in step with the machine: off when, on average
-// over the last ten samples, more threads were runnable than there are
-// cores (ours included, as it is running while it spins), back on once
-// they fit again.
+// watchLoad keeps spinOK in step with the machine (see Poller).
 func (p *Poller) watchLoad(cpus int) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -133,15 +132,18 @@ func (p *Poller) watchLoad(cpus int) {
 			return
 		case <-t.C:
 		}
-		r := max(runnable(buf)-1, 0) // not counting this monitor, running as it reads
+		// Neither this monitor (running as it reads) nor the spinner
+		// counts; when the spinner sleeps that undercounts the others by
+		// one, erring toward spinning.
+		r := max(runnable(buf)-2, 0)
 		sum += r - window[i]
 		window[i] = r
 		i = (i + 1) % len(window)
 		avg := float64(sum) / float64(len(window))
 		switch {
-		case avg > float64(cpus)+0.5:
+		case avg >= float64(cpus):
 			p.spinOK.Store(false)
-		case avg <= float64(cpus):
+		case avg <= float64(cpus-1):
 			p.spinOK.Store(true)
 		}
 	}
