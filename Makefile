@@ -38,11 +38,14 @@ deps:
 kube-tools:
 	./scripts/kube-tools.sh
 
-# vet also fails on files gofmt would change, so that formatting drift is
-# caught by CI rather than by the next reader.
+# vet also fails on files gofmt would change, on a go.mod that `go mod tidy`
+# would change, and when the shipped binary links the testing package, so
+# that drift is caught by CI rather than by the next reader.
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy (run go mod tidy):"; $(GO) mod tidy -diff; exit 1; }
+	@if $(GO) list -deps ./cmd/podfwd | grep -qx testing; then echo "the podfwd binary links the testing package"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 # Unit tests, fuzz seed corpora (go test runs every Fuzz target's seeds) and

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os/exec"
 	"sync"
-	"testing"
 	"weak"
 )
 
@@ -117,10 +116,20 @@ func New(ctx context.Context, cfg Config) (*Topology, error) {
 	return t, nil
 }
 
+// TB is the part of testing.TB that NewT uses. Taking it rather than
+// testing.TB keeps the testing package out of the podfwd binary, which
+// links topo through bench and demo.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Cleanup(func())
+}
+
 // NewT is New for tests: it fails tb on error and registers Close with
 // tb.Cleanup, so the namespaces go away even when the test fails. The caller
 // checks for root first (testenv.RequireRoot).
-func NewT(tb testing.TB, cfg Config) *Topology {
+func NewT(tb TB, cfg Config) *Topology {
 	tb.Helper()
 	t, err := New(context.Background(), cfg)
 	if err != nil {
