@@ -12,12 +12,14 @@ import (
 // with the smallest sane MSS (536) has 123; anything beyond is refused.
 const maxGSOSegments = 256
 
-// maxUDPGSOBytes and maxUDPGSOSegments bound one UDP GSO send, as the
-// kernel does (64 KiB of payload, UDP_MAX_SEGMENTS).
-const (
-	maxUDPGSOBytes    = 65000
-	maxUDPGSOSegments = 64
-)
+// maxUDPGSOBytes bounds one UDP GSO send's payload, as the kernel does
+// (64 KiB).
+const maxUDPGSOBytes = 65000
+
+// UDPGSOMaxSegments is the most segments one UDP_SEGMENT send may carry on
+// every kernel with UDP GSO (UDP_MAX_SEGMENTS, raised to 128 only later):
+// the engine builds trains no longer, and a port splits longer ones.
+const UDPGSOMaxSegments = 64
 
 // egressLoop moves packets from the pod port to the underlay: parse, route,
 // segment, encapsulate, send. All its buffers are allocated once.
@@ -203,8 +205,8 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 // encapsulate prepends the tunnel headers of nh to p and addresses it.
 func (l *egressLoop) encapsulate(f *fib, nh *nextHop, p *Packet, tr Tracer, traced bool) bool {
 	start, r := l.wrap(f, nh, p.Buf, p.Start, p.End)
-	if r != encap.DropNone {
-		l.drop(tr, traced, p, FromEncap(r))
+	if r != ReasonNone {
+		l.drop(tr, traced, p, r)
 		return false
 	}
 	p.Start = start
@@ -221,32 +223,32 @@ func (l *egressLoop) encapsulate(f *fib, nh *nextHop, p *Packet, tr Tracer, trac
 // wrap writes everything the underlay port needs in front of the inner
 // packet buf[start:end]: the tunnel header for a UDP socket, nothing for a
 // raw IPIP socket, and for whole frames also the outer IP (and UDP) and
-// Ethernet headers. It returns the new start.
-func (l *egressLoop) wrap(f *fib, nh *nextHop, buf []byte, start, end int) (int, encap.DropReason) {
+// Ethernet headers. It returns the new start, or the reason to drop.
+func (l *egressLoop) wrap(f *fib, nh *nextHop, buf []byte, start, end int) (int, Reason) {
 	kind := l.e.opts.UnderlayKind
 	if kind == UnderlayIP {
-		return start, encap.DropNone
+		return start, ReasonNone
 	}
 	if kind == UnderlayFrame && nh.peer.UnderlayMAC == ([6]byte{}) {
 		// The next hop's Ethernet address is not known (yet): a frame to
-		// the zero MAC would go nowhere. The pipeline's own reason travels
-		// in the encap-typed result; FromEncap hands it back unchanged.
-		return start, encap.DropReason(ReasonNeighbourUnresolved)
+		// the zero MAC would go nowhere.
+		return start, ReasonNeighbourUnresolved
 	}
 	innerStart := start
 	start, r := encap.PrependTunnel(buf, start, end, &nh.params)
 	if r != encap.DropNone || kind != UnderlayFrame {
-		return start, r
+		return start, FromEncap(r)
 	}
 	inner := buf[innerStart:end]
 	if start, r = encap.PrependOuter(buf, start, end, &nh.params, &nh.outer, inner, encap.FlowHash(inner)); r != encap.DropNone {
-		return start, r
+		return start, FromEncap(r)
 	}
-	etherType := uint16(0x0800)
+	etherType := uint16(encap.EtherTypeIPv4)
 	if nh.outer.Dst.Is6() {
-		etherType = 0x86dd
+		etherType = encap.EtherTypeIPv6
 	}
-	return encap.PrependEthernet(buf, start, nh.peer.UnderlayMAC, f.cfg.LocalUnderlayMAC, etherType)
+	start, r = encap.PrependEthernet(buf, start, nh.peer.UnderlayMAC, f.cfg.LocalUnderlayMAC, etherType)
+	return start, FromEncap(r)
 }
 
 // flush sends the pending packets to the underlay.

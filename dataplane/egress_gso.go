@@ -1,9 +1,6 @@
 package dataplane
 
-import (
-	"github.com/podfwd/podfwd/dataplane/offload"
-	"github.com/podfwd/podfwd/encap"
-)
+import "github.com/podfwd/podfwd/dataplane/offload"
 
 // segment splits the GSO super-packet p into MSS-sized segments laid out
 // in gsoBuf at a fixed stride, prepends the tunnel headers of nh in front
@@ -50,8 +47,8 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	if udp || frame {
 		for i := 0; i < n; i++ {
 			start, r := l.wrap(f, nh, l.gsoOuts[i], room, room+l.gsoSizes[i])
-			if r != encap.DropNone || start != 0 {
-				l.drop(tr, traced, p, FromEncap(r))
+			if r != ReasonNone || start != 0 {
+				l.drop(tr, traced, p, r)
 				return
 			}
 		}
@@ -65,8 +62,8 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	out := l.gsoOut[:0]
 	if udp && l.e.opts.UDPGSO {
 		k := maxUDPGSOBytes / stride
-		if k > maxUDPGSOSegments {
-			k = maxUDPGSOSegments
+		if k > UDPGSOMaxSegments {
+			k = UDPGSOMaxSegments
 		}
 		for g := 0; g < n; g += k {
 			cnt := min(k, n-g)

@@ -8,11 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpMaxSegments is the most segments one UDP_SEGMENT send may carry on
-// every kernel with UDP GSO (UDP_MAX_SEGMENTS, raised to 128 only later);
-// longer trains are split in userspace.
-const udpMaxSegments = 64
-
 // writeBatch sends pkts in order with as few sendmmsg calls as the message
 // array allows. A packet with Segments > 1 goes out as one UDP_SEGMENT
 // message while GSO is on, else as one message per SegmentSize slice. It
@@ -70,7 +65,7 @@ func (b *batchPort) fillSend(pkts []*dataplane.Packet, first, off int) (int, err
 		case p.Segments > 1 && p.SegmentSize <= 0:
 			return m, fmt.Errorf("%s: packet %d: %w", b.name, pi, ErrBadSegments)
 		case p.Segments > 1 && gso && p.SegmentSize < len(data) && p.SegmentSize <= 0xffff &&
-			(len(data)+p.SegmentSize-1)/p.SegmentSize <= udpMaxSegments:
+			(len(data)+p.SegmentSize-1)/p.SegmentSize <= dataplane.UDPGSOMaxSegments:
 			ctrlLen := putSegmentCmsg(tx.control(m), uint16(p.SegmentSize))
 			tx.prepSend(m, data, nameLen, ctrlLen)
 			b.txGSO[m] = true
