@@ -12,6 +12,7 @@ import (
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/node"
 )
 
 // runCommand parses `podfwd run` flags, loads and validates the config (a
@@ -77,8 +78,5 @@ func runCommand(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if file.Kubernetes.Enabled {
-		return runKube(ctx, log, file, cfg)
-	}
-	return runDaemon(ctx, log, file, cfg, nil)
+	return node.Run(ctx, node.Options{Log: log, File: file, Config: cfg})
 }

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // runKernel is io kernel: the kernel's own VXLAN device carries the pods'
@@ -13,7 +14,7 @@ import (
 // (device, FDB, permanent neighbours, onlink routes), and kept in step with
 // every config. No packet passes through podfwd. The device and routes are
 // removed on exit.
-func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) error {
+func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
 	k := &control.KernelVXLAN{Underlay: file.Underlay.Interface}
 	if err := k.Apply(cfg); err != nil {
 		if rerr := k.Remove(); rerr != nil {
@@ -22,7 +23,7 @@ func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		return err
 	}
 	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg,
-		func() error { return linkUp(control.KernelVXLANDevice) }, extraCollectors...)
+		func() error { return linkUp(control.KernelVXLANDevice) }, extra...)
 	if err != nil {
 		if rerr := k.Remove(); rerr != nil {
 			log.Warn("cleaning up after a failed start", "err", rerr)

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -11,11 +11,6 @@ import (
 	"github.com/podfwd/podfwd/dataplane/linuxio"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// extraCollectors are metrics of the parts around the dataplane (the
-// control plane) that runDaemon's caller set up; registered with the
-// daemon's metrics.
-var extraCollectors []prometheus.Collector
 
 // undoStack records how to reverse each host change, so a start that fails
 // halfway leaves the host as it found it.
@@ -32,7 +27,7 @@ func (u *undoStack) run() {
 
 // runDaemon runs the node's io path with the egress masquerade around it,
 // so every io has it, kept in step with the same configs.
-func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) (err error) {
+func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
 	policy, err := file.MasqueradePolicy()
 	if err != nil {
 		return err
@@ -48,19 +43,19 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 			log.Warn("removing the masquerade table", "err", merr)
 		}
 	}()
-	return runPath(pathCtx, log, file, cfg, masq.Follow(pathCtx, updates))
+	return runPath(pathCtx, log, file, cfg, masq.Follow(pathCtx, updates), extra)
 }
 
 // runPath brings the node's dataplane up with cfg, applies every later
 // config from updates (nil for a static config) until ctx ends, and
 // removes everything it created on the way out.
-func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) (err error) {
+func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
 	_, native, _ := control.EncapKind(file.Encap)
 	if native {
-		return runNative(ctx, log, file, cfg, updates)
+		return runNative(ctx, log, file, cfg, updates, extra)
 	}
 	if file.IO == control.IOKernel {
-		return runKernel(ctx, log, file, cfg, updates)
+		return runKernel(ctx, log, file, cfg, updates, extra)
 	}
 	var undo undoStack
 	defer func() {
@@ -108,7 +103,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	if direct != nil {
 		direct.start(ctx, engine)
 	}
-	collectors := extraCollectors
+	collectors := extra
 	if direct != nil {
 		collectors = append(collectors[:len(collectors):len(collectors)], direct.collector())
 	}
@@ -201,13 +196,13 @@ func applyUpdates(ctx context.Context, log *slog.Logger, updates <-chan *datapla
 
 // runNative programs routes to each peer's pod CIDRs via the peer's
 // underlay address (host-gw); no packet passes through podfwd.
-func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config) error {
+func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
 	routes := nativeRoutes(log, cfg)
 	if err := control.ReconcileRoutes(routes); err != nil {
 		_ = control.RemoveOwnedRoutes()
 		return fmt.Errorf("routes: %w", err)
 	}
-	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg, func() error { return nil }, extraCollectors...)
+	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg, func() error { return nil }, extra...)
 	if err != nil {
 		_ = control.RemoveOwnedRoutes()
 		return err

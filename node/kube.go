@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -61,8 +62,7 @@ func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *da
 			keepPublished(ctx, log, client, file.NodeName, ann)
 		}
 	})
-	extraCollectors = append(extraCollectors, newKubeCollector(src))
-	return runDaemon(ctx, log, file, first, up)
+	return runDaemon(ctx, log, file, first, up, []prometheus.Collector{newKubeCollector(src)})
 }
 
 // relayUntilUp forwards configs from in to out. runDaemon starts reading
