@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"errors"
 	"syscall"
 
@@ -83,8 +84,12 @@ func (l *egressLoop) sendWhole(f *fib, nh *nextHop, p *Packet, tr Tracer, traced
 	l.tally.txPackets += uint64(segs)
 	l.tally.txBytes += uint64(p.Len())
 	if traced {
+		// The tunnel payload, as on the socket path: a trace's capture
+		// adds the outer IP and UDP headers to it.
+		payload := udpStart + encap.UDPLen
 		tr.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,
-			Peer: nh.peer.Name, Outer: nh.dst, Segments: segs, Packet: p.Bytes()})
+			Peer: nh.peer.Name, Outer: nh.dst, Segments: segs, SrcPort: binary.BigEndian.Uint16(p.Buf[udpStart:]),
+			Packet: p.Buf[payload:p.End]})
 	}
 	return true
 }

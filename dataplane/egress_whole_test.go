@@ -258,3 +258,29 @@ func TestWholeSuperPacketNodeToNode(t *testing.T) {
 		}
 	}
 }
+
+// stageTracer keeps a copy of every event's packet by stage.
+type stageTracer struct{ packets map[Stage][]byte }
+
+func (s *stageTracer) Match(Direction, []byte) bool { return true }
+func (s *stageTracer) Record(ev *TraceEvent) {
+	if s.packets == nil {
+		s.packets = map[Stage][]byte{}
+	}
+	s.packets[ev.Stage] = append([]byte(nil), ev.Packet...)
+}
+
+// A traced super-packet sent whole shows the tunnel payload at its encap
+// stage, as the socket path does (the capture adds outer IP and UDP).
+func TestTraceOfAWholeSuperPacketShowsTheTunnelPayload(t *testing.T) {
+	tap := &fakeTunnelGSO{}
+	e, _ := newWholeEngine(t, encap.KindVXLAN, tap)
+	tr := &stageTracer{}
+	e.SetTracer(tr)
+	inner, h := outgoingSuper(t, false, 5000)
+	sendSuper(e, inner, h)
+	got := tr.packets[StageEncap]
+	if len(tap.frames) != 1 || len(got) != encap.VXLANLen+encap.EthernetLen+len(inner) || got[0] != 0x08 {
+		t.Fatalf("encap stage shows %d bytes starting % x; want the VXLAN payload of %d bytes", len(got), got[:min(len(got), 8)], encap.VXLANLen+encap.EthernetLen+len(inner))
+	}
+}
