@@ -26,6 +26,10 @@ import (
 // told to compute fresh ones: recomputing over unverified bytes would
 // launder a corrupted segment into a valid one. It returns ReasonNone on
 // success, else the reason to drop.
+// wholeSegmentMTU bounds the segments of a super-packet delivered whole:
+// see markSuperPacket.
+const wholeSegmentMTU = 1280
+
 func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 	if flow.Proto != 6 {
 		return ReasonOversizeInner
@@ -52,7 +56,15 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 		return ReasonOversizeInner
 	}
 	tcpLen := int(pkt[l3+12]>>4) * 4
-	mss := mtu - l3 - tcpLen
+	// The sender's segment size is lost: a UDP socket does not say what
+	// the peer kernel's GSO skb carried. The tunnel MTU is an upper bound,
+	// but the pod's own link may be smaller (a pod MTU set below the
+	// tunnel's, as for an IPv6 underlay), and a segment larger than it is
+	// refused by the node's forwarding with frag-needed that the sender
+	// can do nothing about: a black hole. Every link carries 1280 bytes
+	// (IPv6's minimum), and TCP takes any segmentation, so that bound is
+	// always right; it only matters where something must really segment.
+	mss := min(mtu, wholeSegmentMTU) - l3 - tcpLen
 	if tcpLen < 20 || len(pkt) < l3+tcpLen || mss <= 0 {
 		return ReasonOversizeInner
 	}

@@ -84,6 +84,12 @@ func TestContainerDaemonSet(t *testing.T) {
 		ctd.run(t, append([]string{"run"}, args...)...)
 		t.Cleanup(func() { ctd.remove(id) })
 		waitFile(t, logPath, "podfwd up")
+		t.Cleanup(func() { // runs before the container is removed
+			if t.Failed() {
+				b, _ := os.ReadFile(logPath)
+				t.Logf("podfwd on %s:\n%s", id, b)
+			}
+		})
 		checkCaps(t, ctd, id, c)
 	}
 

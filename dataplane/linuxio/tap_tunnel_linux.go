@@ -124,26 +124,29 @@ func OpenTunnelTAP(name string, opts TunnelTAPOptions) (_ *TunnelTAP, err error)
 	return t, nil
 }
 
-// prepareLink sets the per-device sysctls forwarding needs, turns ARP and
-// IPv6 off so the kernel never queues anything for us to read, gives the
-// TAP addr (when valid; see TunnelTAPOptions.LocalAddr), brings the link
-// up and learns its MAC.
+// prepareLink sets the per-device settings forwarding needs, gives the TAP
+// no IPv6 link-local address and no ARP so the kernel never queues
+// anything for us to read, gives it addr (when valid; see
+// TunnelTAPOptions.LocalAddr), brings the link up and learns its MAC.
+//
+// The IPv4 settings go through netlink (IFLA_INET_CONF), not /proc/sys:
+// a container runtime mounts /proc/sys read-only for all but privileged
+// containers, and the DaemonSet's is not privileged.
 func (t *TunnelTAP) prepareLink(addr netip.Addr) error {
-	for _, kv := range [][2]string{
-		{"net/ipv4/conf/" + t.name + "/accept_local", "1"},
-		{"net/ipv4/conf/" + t.name + "/rp_filter", "0"},
-		{"net/ipv4/conf/" + t.name + "/forwarding", "1"},
-		{"net/ipv6/conf/" + t.name + "/disable_ipv6", "1"},
-	} {
-		err := os.WriteFile(filepath.Join("/proc/sys", kv[0]), []byte(kv[1]), 0)
-		if err != nil && !(strings.HasPrefix(kv[0], "net/ipv6/") && errors.Is(err, os.ErrNotExist)) {
-			return fmt.Errorf("linuxio: tap %s: sysctl %s=%s: %w", t.name, strings.ReplaceAll(kv[0], "/", "."), kv[1], err)
-		}
-	}
 	link, err := netlink.LinkByName(t.name)
 	if err != nil {
 		return fmt.Errorf("linuxio: tap %s: %w", t.name, err)
 	}
+	if err := setIPv4DevConf(link.Attrs().Index, map[int]uint32{
+		ipv4DevConfForwarding:  1,
+		ipv4DevConfRPFilter:    0,
+		ipv4DevConfAcceptLocal: 1,
+	}); err != nil {
+		return fmt.Errorf("linuxio: tap %s: forwarding=1 rp_filter=0 accept_local=1: %w", t.name, err)
+	}
+	// No link-local address: no router or neighbour solicitations. A host
+	// without IPv6 refuses the call, which is as good.
+	_ = netlink.LinkSetIP6AddrGenMode(link, in6AddrGenModeNone)
 	if err := netlink.LinkSetARPOff(link); err != nil {
 		return fmt.Errorf("linuxio: tap %s: arp off: %w", t.name, err)
 	}
