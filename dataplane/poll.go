@@ -70,25 +70,33 @@ func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) 
 	if e.opts.Underlay6 != nil {
 		ins = append(ins, newIngressLoop(e, e.opts.Underlay6))
 	}
+	// Buffers are reset once here and then only those a read filled: an
+	// empty try while spinning touches none of them.
+	resetAll(eg.batch)
+	for _, in := range ins {
+		resetAll(in.batch)
+	}
 	last := time.Now()
 	for ctx.Err() == nil {
-		n, err := tryRead(pod, eg.batch)
+		n, err := pod.TryReadBatch(eg.batch)
 		if err != nil {
 			e.Counters.Egress.Rx.Errors.Add(1)
 			return fmt.Errorf("dataplane: read %s: %w", e.opts.Pod.Name(), err)
 		}
 		if n > 0 {
 			eg.forward(eg.batch[:n])
+			resetAll(eg.batch[:n])
 		}
 		m := 0
 		for i, in := range ins {
-			k, err := tryRead(uls[i], in.batch)
+			k, err := uls[i].TryReadBatch(in.batch)
 			if err != nil {
 				e.Counters.Ingress.Rx.Errors.Add(1)
 				return fmt.Errorf("dataplane: read %s: %w", in.port.Name(), err)
 			}
 			if k > 0 {
 				in.forward(in.batch[:k])
+				resetAll(in.batch[:k])
 			}
 			m += k
 		}
@@ -112,9 +120,8 @@ func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) 
 	return nil
 }
 
-func tryRead(r TryReader, batch []*Packet) (int, error) {
+func resetAll(batch []*Packet) {
 	for _, p := range batch {
 		p.Reset(Headroom)
 	}
-	return r.TryReadBatch(batch)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
@@ -28,7 +29,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	var tun *linuxio.TUN // tun io's device, nil for udp-process
 	// With the polling thread (tun io), the TUN and the sockets stay out
 	// of Go's netpoller.
-	_, pollOn, perr := file.Poll.SpinDuration()
+	spin, pollOn, perr := file.Poll.SpinDuration()
 	if perr != nil {
 		return nil, perr
 	}
@@ -85,7 +86,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		}
 		track(p6)
 		h.underlay, h.underlay6 = p4, p6
-		if err := h.openPoller(file, tun, p4.FD(), p6.FD()); err != nil {
+		if err := h.openPoller(polled, spin, tun, p4.FD(), p6.FD()); err != nil {
 			return nil, err
 		}
 		return h, nil
@@ -119,20 +120,16 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	h.udpGSO = u.Offloads().GSO
 	h.offloads += " udp=" + u.Offloads().String()
 	h.openTunnelGSO(log, file, cfg)
-	if err := h.openPoller(file, tun, u.FD()); err != nil {
+	if err := h.openPoller(polled, spin, tun, u.FD()); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-// openPoller sets up the one polling thread of tun io unless poll.spin is
-// off (then each direction keeps its goroutine).
-func (h *hostPorts) openPoller(file *control.File, tun *linuxio.TUN, underlayFDs ...int) error {
-	spin, on, err := file.Poll.SpinDuration()
-	if err != nil {
-		return err
-	}
-	if !on || tun == nil {
+// openPoller sets up the one polling thread of tun io when polled (else
+// each direction keeps its goroutine), spinning up to spin.
+func (h *hostPorts) openPoller(polled bool, spin time.Duration, tun *linuxio.TUN, underlayFDs ...int) error {
+	if !polled {
 		h.offloads += " poll=goroutines"
 		return nil
 	}

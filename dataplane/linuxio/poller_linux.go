@@ -100,9 +100,6 @@ func (p *Poller) Spin() time.Duration {
 // Yield gives the CPU to another runnable thread, if there is one.
 func (p *Poller) Yield() { _, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 
-// SpinActive reports whether spinning is allowed right now (for metrics).
-func (p *Poller) SpinActive() bool { return p.spinOK.Load() }
-
 // Close stops the monitor and releases the descriptors. The watched
 // ports' own descriptors are the caller's.
 func (p *Poller) Close() error {

@@ -17,12 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TUNSETOFFLOAD bits for GSO over UDP tunnels (Linux 6.17+, not yet in
-// x/sys): the device takes virtio_net_hdr_v1_hash_tunnel headers.
-const (
-	tunFUDPTunnelGSO     = 0x80
-	tunFUDPTunnelGSOCsum = 0x100
-)
+// tunFUDPTunnelGSO is the TUNSETOFFLOAD bit for GSO over UDP tunnels
+// (Linux 6.17+, not yet in x/sys): the device takes
+// virtio_net_hdr_v1_hash_tunnel headers.
+const tunFUDPTunnelGSO = 0x80
 
 // ErrTunnelGSOUnsupported means the kernel or the host's settings do not
 // let a TAP carry UDP-tunnel GSO frames; the caller splits super-packets

@@ -127,45 +127,11 @@ func TestTunnelTAPForwardsSuperPackets(t *testing.T) {
 				t.Fatalf("ethtool: %v: %s", err, out)
 			}
 		}
-		var sock *net.UDPConn
-		b.do(t, func() {
-			var err error
-			sock, err = net.ListenUDP("udp4", &net.UDPAddr{IP: underlayB.AsSlice(), Port: 4789})
-			if err != nil {
-				t.Fatal(err)
-			}
-		})
-		defer sock.Close()
-		var tap *TunnelTAP
-		a.do(t, func() {
-			var err error
-			if tap, err = OpenTunnelTAP("tgfw0", TunnelTAPOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		})
-		defer tap.Close()
-
 		inner := innerTCPSuper(t, 20000)
-		p, hdr := tunnelFrame(t, tap.MAC(), inner)
-		p.GSO = hdr
-		if n, err := tap.WriteBatch([]*dataplane.Packet{p}); n != 1 || err != nil {
-			t.Fatalf("segment=%v: write: %d, %v", segment, n, err)
-		}
-		var got [][]byte
-		buf := make([]byte, 70000)
-		_ = sock.SetReadDeadline(time.Now().Add(2 * time.Second))
-		total := 0
-		for total < len(inner)-40 {
-			n, err := sock.Read(buf)
-			if err != nil {
-				t.Fatalf("segment=%v: after %d datagrams: %v", segment, len(got), err)
-			}
-			got = append(got, append([]byte(nil), buf[:n]...))
-			total += n - 8 - 14 - 40
-		}
+		got := sendThroughTAP(t, a, b, TunnelTAPOptions{}, inner)
 		if !segment {
 			if len(got) != 1 || !bytes.Equal(got[0][8+14:], inner) {
-				t.Errorf("unsegmented: %d datagrams (first %d bytes); want one carrying the inner packet unchanged", len(got), len(got[0]))
+				t.Errorf("unsegmented: %d datagrams; want one carrying the inner packet unchanged", len(got))
 			}
 			continue
 		}

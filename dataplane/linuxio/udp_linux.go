@@ -89,8 +89,7 @@ func ListenUDP(laddr netip.AddrPort, opts UDPOptions) (*UDPPort, error) {
 		rxCtrl = groCmsgSpace
 	}
 	c := newMmsgConn(rc, batch, rxCtrl, segmentCmsgSpace)
-	u0 := &UDPPort{conn: conn, raw: raw}
-	name := "udp:" + u0.LocalAddr().String()
+	name := "udp:" + localAddr(conn, raw).String()
 	u := &UDPPort{batchPort: newBatchPort(name, family, c, batch, opts.Logger), conn: conn, raw: raw, batch: batch}
 	u.gro = gro
 	u.gso.Store(gso)
@@ -124,18 +123,20 @@ func (u *UDPPort) Name() string { return u.name }
 func (u *UDPPort) BatchSize() int { return u.batch }
 
 // LocalAddr returns the address the socket is bound to.
-func (u *UDPPort) LocalAddr() netip.AddrPort {
-	if u.raw != nil {
-		var a netip.AddrPort
-		_ = u.raw.Control(func(fd uintptr) {
-			sa, err := unix.Getsockname(int(fd))
-			if err == nil {
-				a = addrPortOf(sa)
-			}
-		})
-		return a
+func (u *UDPPort) LocalAddr() netip.AddrPort { return localAddr(u.conn, u.raw) }
+
+// localAddr is the bound address of conn, or of raw when conn is nil.
+func localAddr(conn *net.UDPConn, raw *rawConn) netip.AddrPort {
+	if conn != nil {
+		return conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	}
-	return u.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	var a netip.AddrPort
+	_ = raw.Control(func(fd uintptr) {
+		if sa, err := unix.Getsockname(int(fd)); err == nil {
+			a = addrPortOf(sa)
+		}
+	})
+	return a
 }
 
 // Offloads reports the UDP offloads in effect now.

@@ -8,24 +8,10 @@ import "encoding/binary"
 // after TUNSETVNETHDRSZ 24 with TUN_F_UDP_TUNNEL_GSO negotiated (Linux 6.17+).
 const VirtioNetHdrTunnelLen = 24
 
-// FlagUDPTunnelCsum (VIRTIO_NET_HDR_F_UDP_TUNNEL_CSUM): the outer UDP
-// checksum field holds its pseudo-header sum and every segment's outer UDP
-// checksum is to be completed; without it the outer checksum stays zero.
-const FlagUDPTunnelCsum = 8
-
-// UDP-tunnel GSO types, or-ed with the inner GSO type (VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4/6):
-// they name the outer IP family.
-const (
-	GSOUDPTunnelIPv4 = 0x20
-	GSOUDPTunnelIPv6 = 0x40
-	gsoUDPTunnel     = GSOUDPTunnelIPv4 | GSOUDPTunnelIPv6
-)
-
-// InnerGSOType returns h's GSO type without the tunnel bits and ECN.
-func (h *VirtioNetHdr) InnerGSOType() uint8 { return h.GSOType &^ (GSOECN | gsoUDPTunnel) }
-
-// IsTunnel reports whether h describes a UDP-tunnel GSO packet.
-func (h *VirtioNetHdr) IsTunnel() bool { return h.GSOType&gsoUDPTunnel != 0 }
+// GSOUDPTunnelIPv4 (VIRTIO_NET_HDR_GSO_UDP_TUNNEL_IPV4), or-ed with the
+// inner GSO type: the packet is a UDP-tunnel GSO packet with an IPv4
+// outer header and an outer UDP checksum of zero.
+const GSOUDPTunnelIPv4 = 0x20
 
 // EncodeTunnel writes h as a virtio_net_hdr_v1_hash_tunnel into the first
 // VirtioNetHdrTunnelLen bytes of b: num_buffers and the hash report are
