@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -70,6 +71,16 @@ func TestTunnelTAPUnderHostRPFilter(t *testing.T) {
 // within a second.
 func sendThroughTAP(t *testing.T, a, b *testNS, opts TunnelTAPOptions, inner []byte) [][]byte {
 	t.Helper()
+	// A veth just brought up drops what it is given until the kernel's
+	// link watch activates its queue (up to a second later), and the
+	// frame below is sent once: wait until a ping crosses.
+	testenv.WaitFor(t, 5*time.Second, "a ping from "+a.name+" to "+underlayB.String(), func() error {
+		out, err := exec.Command("ip", "netns", "exec", a.name, "ping", "-c1", "-W1", underlayB.String()).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
 	var sock *net.UDPConn
 	b.do(t, func() {
 		var err error
