@@ -368,11 +368,12 @@ func (l *ingressLoop) toDirect(p *Packet, start int, inner []byte, flow *encap.F
 // etherIPOffset returns where the IP header of an Ethernet frame starts,
 // or -1 when the frame does not carry IPv4 or IPv6.
 func etherIPOffset(frame []byte) int {
-	if len(frame) < encap.EthernetLen {
+	eth := encap.Ethernet(frame)
+	if !eth.Valid() {
 		return -1
 	}
-	switch uint16(frame[12])<<8 | uint16(frame[13]) {
-	case 0x0800, 0x86dd:
+	switch eth.EtherType() {
+	case encap.EtherTypeIPv4, encap.EtherTypeIPv6:
 		return encap.EthernetLen
 	}
 	return -1

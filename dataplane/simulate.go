@@ -84,10 +84,7 @@ func (e *Engine) simulateEgress(f *fib, pkt []byte, t Tracer) {
 	}
 	t.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,
 		Peer: nh.peer.Name, Outer: nh.dst, Packet: buf[start:end]})
-	port := e.opts.Underlay
-	if e.opts.UnderlayKind == UnderlayIP && flow.Version == 6 && e.opts.Underlay6 != nil {
-		port = e.opts.Underlay6
-	}
+	port := e.underlayPort(flow.Version)
 	t.Record(&TraceEvent{Dir: Egress, Stage: StageSend, Port: port.Name(), Outer: nh.dst, Packet: buf[start:end]})
 }
 
