@@ -130,7 +130,10 @@ type Engine struct {
 	tunnelGSOOff atomic.Bool
 	// split6 says IPIP packets with an IPv6 inner leave through Underlay6
 	// (see underlay6); fixed at New.
-	split6   bool
+	split6 bool
+	// sims holds idle simulators for Simulate (shadow loops over
+	// stand-in ports).
+	sims     sync.Pool
 	fib      atomic.Pointer[fib]
 	tracer   atomic.Pointer[tracerBox]
 	Counters Counters
