@@ -110,9 +110,8 @@ func (l *ingressLoop) forward(batch []*Packet) {
 		if p.Segments > 1 && p.SegmentSize > 0 {
 			size = p.SegmentSize
 		}
-		if size <= 0 { // counted: every datagram received is accounted for
-			l.tally.rxPackets++
-			l.tally.drop(ReasonEmpty)
+		if size <= 0 { // counted and traced: every datagram received is accounted for
+			l.empty(f, p, tr)
 			continue
 		}
 		for off := p.Start; off < p.End; off += size {
@@ -124,6 +123,16 @@ func (l *ingressLoop) forward(batch []*Packet) {
 	}
 	l.deliver()
 	l.tally.flush(&l.e.Counters.Ingress)
+}
+
+// empty drops the zero-length datagram p.
+func (l *ingressLoop) empty(f *fib, p *Packet, tr Tracer) {
+	l.tally.rxPackets++
+	traced := tr != nil && tr.Match(Ingress, nil)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageReceive, Port: l.port.Name(), Outer: p.Addr, Generation: generation(f)})
+	}
+	l.drop(tr, traced, nil, ReasonEmpty)
 }
 
 // deliver checks, coalesces and writes the decapsulated packets in l.out
