@@ -41,6 +41,9 @@ type simulator struct {
 	buf     []byte
 	pkt     Packet
 	one     [1]*Packet
+
+	// from is the live engine's fib that mine was compiled from.
+	from, mine *fib
 }
 
 func newSimulator(e *Engine) *simulator {
@@ -82,7 +85,7 @@ func (s *simulator) port(p interface{ Name() string }, send bool) *simPort {
 func (s *simulator) run(e *Engine, dir Direction, pkt []byte, gso offload.VirtioNetHdr, t Tracer) {
 	s.tr.t = t
 	defer func() { s.tr.t = nil }()
-	f := e.fib.Load()
+	f := s.own(e.fib.Load())
 	s.sh.fib.Store(f)
 	s.sh.tunnelGSOOff.Store(e.tunnelGSOOff.Load())
 	if dir == Egress {
@@ -161,3 +164,21 @@ type simTracer struct{ t Tracer }
 
 func (s *simTracer) Match(Direction, []byte) bool { return true }
 func (s *simTracer) Record(ev *TraceEvent)        { s.t.Record(ev) }
+
+// own returns the simulation's own compilation of the live fib f: the same
+// decisions, but next hops of its own, so that simulating does not advance
+// the live peers' outer IPv4 Identification counters (encap.Outer). It is
+// compiled again only when the engine's config changed.
+func (s *simulator) own(f *fib) *fib {
+	if f == nil {
+		return nil
+	}
+	if f != s.from {
+		mine, err := compile(f.cfg)
+		if err != nil { // cannot happen: f was compiled from the same config
+			mine = f
+		}
+		s.from, s.mine = f, mine
+	}
+	return s.mine
+}
