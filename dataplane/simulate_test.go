@@ -172,6 +172,12 @@ func TestSimulateTakesTheLiveDecisions(t *testing.T) {
 		{"ipip decap v6 inner (protocol 41)", ipipRig, Ingress, outer4(t, peerUnderlay, layers.IPProtocolIPv6, 0, in6), none, "sent:pod×1"},
 		{"ipip unknown-peer", ipipRig, Ingress, outer4(t, stranger, layers.IPProtocolIPv4, 0, in4), none, "drop:unknown-peer"},
 		{"ipip spoofed-source", ipipRig, Ingress, outer4(t, peerUnderlay, layers.IPProtocolIPv4, 0, udpPacket(t, thirdPod, localPod, 64, true, 10)), none, "drop:spoofed-source"},
+		{"ipip bad-ip-checksum", ipipRig, Ingress, clone(outer4(t, peerUnderlay, layers.IPProtocolIPv4, 0, in4), func(b []byte) { b[10] ^= 0xff }), none, "drop:bad-ip-checksum"},
+		{"frame outer-fragment", frameRig, Ingress, clone(vx(in4), func(b []byte) {
+			b[6], b[7] = 0x20, 0
+			b[10], b[11] = 0, 0
+			binary.BigEndian.PutUint16(b[10:], encap.Checksum(b[:20], 0))
+		}), none, "drop:outer-fragment"},
 		{"hybrid: native peer's tunnel refused", hybridRig, Ingress, vx(in4), none, "drop:unknown-peer"},
 	}
 	for _, tc := range cases {
