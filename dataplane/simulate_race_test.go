@@ -14,7 +14,7 @@ import (
 // simulations on the same engine, and still answers as the loops do: run
 // with -race, this shows the simulators share nothing mutable with the
 // live loops or with each other.
-func TestSimulateBesideForwarding(t *testing.T) {
+func TestSimulateConcurrentWithForwarding(t *testing.T) {
 	e, pod, ul := newTestEngine(t, encap.KindVXLAN)
 	cfg := testConfig(encap.KindVXLAN)
 	pod.Discard, ul.Discard = true, true
