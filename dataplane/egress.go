@@ -195,7 +195,7 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 	if !l.encapsulate(f, nh, p, tr, traced) {
 		return
 	}
-	if l.e.opts.UnderlayKind == UnderlayIP && flow.Version == 6 && l.e.opts.Underlay6 != nil {
+	if l.e.underlay6(flow.Version) {
 		l.pending6 = append(l.pending6, p)
 	} else {
 		l.pending = append(l.pending, p)
@@ -249,6 +249,22 @@ func (l *egressLoop) wrap(f *fib, nh *nextHop, buf []byte, start, end int) (int,
 	}
 	start, r = encap.PrependEthernet(buf, start, nh.peer.UnderlayMAC, f.cfg.LocalUnderlayMAC, etherType)
 	return start, FromEncap(r)
+}
+
+// underlay6 reports whether an encapsulated packet whose inner IP version
+// is version leaves through Underlay6 rather than Underlay: IPIP with an
+// IPv6 inner packet (protocol 41) when the engine has that port. Every
+// egress path takes its underlay port from here.
+func (e *Engine) underlay6(version uint8) bool {
+	return version == 6 && e.split6
+}
+
+// underlayPort is the port underlay6 chooses.
+func (e *Engine) underlayPort(version uint8) Port {
+	if e.underlay6(version) {
+		return e.opts.Underlay6
+	}
+	return e.opts.Underlay
 }
 
 // flush sends the pending packets to the underlay.

@@ -81,11 +81,7 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 			out = append(out, v)
 		}
 	}
-	port := l.e.opts.Underlay
-	if l.e.opts.UnderlayKind == UnderlayIP && pkt[0]>>4 == 6 && l.e.opts.Underlay6 != nil {
-		port = l.e.opts.Underlay6
-	}
-	l.send(port, out)
+	l.send(l.e.underlayPort(pkt[0]>>4), out)
 }
 
 // l3l4HeaderLen returns the length of the IP and TCP/UDP headers of a GSO

@@ -128,9 +128,15 @@ type Engine struct {
 	// tunnelGSOOff is set when the TunnelGSO port refused a frame: from
 	// then on super-packets are split (logged once).
 	tunnelGSOOff atomic.Bool
-	fib          atomic.Pointer[fib]
-	tracer       atomic.Pointer[tracerBox]
-	Counters     Counters
+	// split6 says IPIP packets with an IPv6 inner leave through Underlay6
+	// (see underlay6); fixed at New.
+	split6 bool
+	// sims holds idle simulators for Simulate (shadow loops over
+	// stand-in ports).
+	sims     sync.Pool
+	fib      atomic.Pointer[fib]
+	tracer   atomic.Pointer[tracerBox]
+	Counters Counters
 }
 
 // ErrNoPorts is returned by New when a required port is missing.
@@ -154,7 +160,8 @@ func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil, underlayWriteShared: opts.PodDirect != nil}
+	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil, underlayWriteShared: opts.PodDirect != nil,
+		split6: opts.UnderlayKind == UnderlayIP && opts.Underlay6 != nil}
 	e.errLog.log = opts.Logger
 	return e, nil
 }

@@ -110,9 +110,8 @@ func (l *ingressLoop) forward(batch []*Packet) {
 		if p.Segments > 1 && p.SegmentSize > 0 {
 			size = p.SegmentSize
 		}
-		if size <= 0 { // counted: every datagram received is accounted for
-			l.tally.rxPackets++
-			l.tally.drop(ReasonEmpty)
+		if size <= 0 { // counted and traced: every datagram received is accounted for
+			l.empty(f, p, tr)
 			continue
 		}
 		for off := p.Start; off < p.End; off += size {
@@ -124,6 +123,16 @@ func (l *ingressLoop) forward(batch []*Packet) {
 	}
 	l.deliver()
 	l.tally.flush(&l.e.Counters.Ingress)
+}
+
+// empty drops the zero-length datagram p.
+func (l *ingressLoop) empty(f *fib, p *Packet, tr Tracer) {
+	l.tally.rxPackets++
+	traced := tr != nil && tr.Match(Ingress, nil)
+	if traced {
+		tr.Record(&TraceEvent{Dir: Ingress, Stage: StageReceive, Port: l.port.Name(), Outer: p.Addr, Generation: generation(f)})
+	}
+	l.drop(tr, traced, nil, ReasonEmpty)
 }
 
 // deliver checks, coalesces and writes the decapsulated packets in l.out
@@ -368,11 +377,12 @@ func (l *ingressLoop) toDirect(p *Packet, start int, inner []byte, flow *encap.F
 // etherIPOffset returns where the IP header of an Ethernet frame starts,
 // or -1 when the frame does not carry IPv4 or IPv6.
 func etherIPOffset(frame []byte) int {
-	if len(frame) < encap.EthernetLen {
+	eth := encap.Ethernet(frame)
+	if !eth.Valid() {
 		return -1
 	}
-	switch uint16(frame[12])<<8 | uint16(frame[13]) {
-	case 0x0800, 0x86dd:
+	switch eth.EtherType() {
+	case encap.EtherTypeIPv4, encap.EtherTypeIPv6:
 		return encap.EthernetLen
 	}
 	return -1

@@ -1,213 +1,184 @@
 package dataplane
 
 import (
-	"encoding/binary"
 	"github.com/podfwd/podfwd/dataplane/offload"
-	"net/netip"
-
 	"github.com/podfwd/podfwd/encap"
 )
 
-// Simulate runs the decisions the forwarding loops would take for pkt in
-// direction dir against the installed config, reporting every stage to t
-// (t.Match is not called), without touching any port or counter. pkt is an
-// inner IP packet for Egress and a whole outer IP packet (the tunnel
-// headers included, as a peer would send it) for Ingress. pkt is only read.
-// Safe to call concurrently with forwarding. It mirrors egressLoop.one and
-// ingressLoop.one; GSO splitting and GRO coalescing are not simulated.
+// Simulate runs pkt through the engine's own forwarding loops in direction
+// dir against the installed config, reporting every stage to t (t.Match is
+// not called). pkt is an inner IP packet for Egress and a whole outer IP
+// packet (the tunnel headers included, as a peer would send it) for
+// Ingress; it is only read. The loops run over stand-in ports that carry
+// the names and capabilities of the engine's ports and keep nothing: no
+// port is touched and the engine's counters do not move. What the loops
+// hand an underlay port is reported as a StageSend naming it (the live
+// loops leave that to the port). Safe to call concurrently with forwarding
+// and with itself; it allocates, so it is not for the hot path.
 func (e *Engine) Simulate(dir Direction, pkt []byte, t Tracer) {
-	f := e.fib.Load()
+	e.simulate(dir, pkt, offload.VirtioNetHdr{}, t)
+}
+
+// simulate is Simulate of a packet that carries the virtio-net header gso,
+// as a GSO super-packet or a packet with a partial checksum from the TUN.
+func (e *Engine) simulate(dir Direction, pkt []byte, gso offload.VirtioNetHdr, t Tracer) {
+	s, _ := e.sims.Get().(*simulator)
+	if s == nil {
+		s = newSimulator(e)
+	}
+	s.run(e, dir, pkt, gso, t)
+	e.sims.Put(s)
+}
+
+// simulator is a shadow engine with the real engine's options but
+// stand-in ports and its own counters, and one loop per direction, kept
+// for reuse (the loops' buffers are large).
+type simulator struct {
+	sh      *Engine
+	eg      *egressLoop
+	in, in6 *ingressLoop
+	tr      simTracer
+	buf     []byte
+	pkt     Packet
+	one     [1]*Packet
+
+	// from is the live engine's fib that mine was compiled from.
+	from, mine *fib
+}
+
+func newSimulator(e *Engine) *simulator {
+	s := &simulator{}
+	o := e.opts
+	o.Pod = s.port(o.Pod, false)
+	o.Underlay = s.port(o.Underlay, true)
+	if o.Underlay6 != nil {
+		o.Underlay6 = s.port(o.Underlay6, true)
+	}
+	if o.Local != nil {
+		o.Local = s.port(o.Local, false)
+	}
+	if d := o.PodDirect; d != nil {
+		o.PodDirect = &simDirect{simPort: s.port(d, false), real: d}
+	}
+	if g := o.TunnelGSO; g != nil {
+		o.TunnelGSO = &simTunnelGSO{simPort: s.port(g, true), real: g}
+	}
+	o.Poll = nil
+	s.sh = &Engine{opts: o, split6: e.split6}
+	s.sh.errLog.log = o.Logger
+	s.sh.SetTracer(&s.tr)
+	s.eg = newEgressLoop(s.sh, o.Pod)
+	s.in = newIngressLoop(s.sh, o.Underlay)
+	if o.Underlay6 != nil {
+		s.in6 = newIngressLoop(s.sh, o.Underlay6)
+	}
+	s.one[0] = &s.pkt
+	return s
+}
+
+func (s *simulator) port(p interface{ Name() string }, send bool) *simPort {
+	return &simPort{name: p.Name(), send: send, tr: &s.tr}
+}
+
+// run forwards one packet as the real engine e would now: its config, and
+// whether its tunnel GSO port still takes frames.
+func (s *simulator) run(e *Engine, dir Direction, pkt []byte, gso offload.VirtioNetHdr, t Tracer) {
+	s.tr.t = t
+	defer func() { s.tr.t = nil }()
+	f := s.own(e.fib.Load())
+	s.sh.fib.Store(f)
+	s.sh.tunnelGSOOff.Store(e.tunnelGSOOff.Load())
 	if dir == Egress {
-		e.simulateEgress(f, pkt, t)
+		s.load(pkt, 0)
+		s.pkt.GSO = gso
+		s.eg.forward(s.one[:])
 		return
 	}
-	e.simulateIngress(f, pkt, t)
+	l := s.in
+	if s.in6 != nil && s.sh.opts.UnderlayKind == UnderlayIP && len(pkt) >= encap.IPv4MinLen &&
+		pkt[0]>>4 == 4 && encap.IPv4(pkt).Protocol() == encap.ProtoIPv6 {
+		l = s.in6 // the kernel hands protocol 41 to the second raw socket
+	}
+	if !s.receive(f, pkt) {
+		return
+	}
+	l.forward(s.one[:])
 }
 
-func (e *Engine) simulateEgress(f *fib, pkt []byte, t Tracer) {
-	t.Record(&TraceEvent{Dir: Egress, Stage: StageReceive, Port: e.opts.Pod.Name(), Packet: pkt, Generation: generation(f)})
-	drop := func(r Reason) { t.Record(&TraceEvent{Dir: Egress, Stage: StageDrop, Reason: r, Packet: pkt}) }
-	if f == nil {
-		drop(ReasonNoConfig)
-		return
+// load puts pkt into the simulator's packet behind Headroom+extra bytes.
+func (s *simulator) load(pkt []byte, extra int) {
+	need := max(Headroom+extra+len(pkt), s.sh.opts.BufSize)
+	if len(s.buf) < need {
+		s.buf = make([]byte, need)
 	}
-	var flow encap.Flow
-	if r := encap.ParseInner(pkt, &flow); r != encap.DropNone {
-		drop(FromEncap(r))
-		return
-	}
-	t.Record(&TraceEvent{Dir: Egress, Stage: StageParse, Flow: flow, Packet: pkt})
-	hop, plen, ok := f.route(flow.Dst)
-	ev := TraceEvent{Dir: Egress, Stage: StageRoute, Local: ok && hop == hopLocal}
-	if ok {
-		ev.Prefix, _ = flow.Dst.Prefix(int(plen))
-		if hop != hopLocal {
-			ev.Peer, ev.Outer = f.hops[hop].peer.Name, f.hops[hop].dst
-		}
-	}
-	t.Record(&ev)
-	switch {
-	case !ok:
-		drop(ReasonNoRoute)
-		return
-	case hop == hopLocal:
-		drop(ReasonLocalLoop)
-		return
-	case flow.TTL <= 1:
-		drop(ReasonTTLExceeded)
-		e.simulateICMP(f, pkt, t, ReasonTTLExceeded, 0)
-		return
-	case len(pkt) > f.tunnelMTU:
-		drop(ReasonTooBig)
-		if flow.Version == 6 || flow.DF {
-			e.simulateICMP(f, pkt, t, ReasonTooBig, f.tunnelMTU)
-		}
-		return
-	}
-	nh := &f.hops[hop]
-	if e.opts.UnderlayKind == UnderlayFrame && nh.peer.UnderlayMAC == ([6]byte{}) {
-		drop(ReasonNeighbourUnresolved) // as wrap does: no next-hop MAC yet
-		return
-	}
-	buf := make([]byte, Headroom+len(pkt))
-	start, end := Headroom, len(buf)
-	copy(buf[start:], pkt)
-	// Frame io (AF_XDP) would prepend outer Ethernet, IP and UDP as well;
-	// the simulation shows the tunnel payload, as for UDP sockets.
-	if e.opts.UnderlayKind != UnderlayIP {
-		s, r := encap.PrependTunnel(buf, start, end, &nh.params)
+	s.pkt = Packet{Buf: s.buf}
+	s.pkt.Reset(Headroom)
+	s.pkt.SetLen(extra + copy(s.buf[Headroom+extra:], pkt))
+}
+
+// receive loads the outer packet pkt as the underlay port would hand it to
+// the ingress loop: the UDP payload and its sender from a UDP socket, the
+// whole IP packet and its source from a raw IP socket, a whole Ethernet
+// frame from AF_XDP. A packet a UDP socket would never deliver is
+// reported received and dropped with the reason, and receive returns
+// false.
+func (s *simulator) receive(f *fib, pkt []byte) bool {
+	switch s.sh.opts.UnderlayKind {
+	case UnderlayUDP:
+		from, off, end, r := udpDelivery(f, pkt)
 		if r != encap.DropNone {
-			drop(FromEncap(r))
-			return
+			ev := TraceEvent{Dir: Ingress, Stage: StageReceive, Port: s.sh.opts.Underlay.Name(), Packet: pkt, Generation: generation(f)}
+			s.tr.Record(&ev)
+			s.tr.Record(&TraceEvent{Dir: Ingress, Stage: StageDrop, Reason: FromEncap(r), Packet: pkt})
+			return false
 		}
-		start = s
+		s.load(pkt[off:end], 0)
+		s.pkt.Addr = from
+	case UnderlayIP:
+		s.load(pkt, 0)
+		if len(pkt) >= encap.IPv4MinLen && pkt[0]>>4 == 4 {
+			s.pkt.Addr = netipPort0(encap.IPv4(pkt).Src())
+		} else if len(pkt) >= encap.IPv6Len && pkt[0]>>4 == 6 {
+			s.pkt.Addr = netipPort0(encap.IPv6(pkt).Src())
+		}
+	case UnderlayFrame:
+		s.load(pkt, encap.EthernetLen)
+		etherType := uint16(0) // neither: the loop drops it as not-ip
+		if len(pkt) > 0 && pkt[0]>>4 == 4 {
+			etherType = encap.EtherTypeIPv4
+		} else if len(pkt) > 0 && pkt[0]>>4 == 6 {
+			etherType = encap.EtherTypeIPv6
+		}
+		var to [6]byte
+		if f != nil {
+			to = f.cfg.LocalUnderlayMAC
+		}
+		encap.Ethernet(s.pkt.Bytes()).Encode(to, [6]byte{}, etherType)
 	}
-	t.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,
-		Peer: nh.peer.Name, Outer: nh.dst, Packet: buf[start:end]})
-	port := e.opts.Underlay
-	if e.opts.UnderlayKind == UnderlayIP && flow.Version == 6 && e.opts.Underlay6 != nil {
-		port = e.opts.Underlay6
-	}
-	t.Record(&TraceEvent{Dir: Egress, Stage: StageSend, Port: port.Name(), Outer: nh.dst, Packet: buf[start:end]})
+	return true
 }
 
-// simulateICMP reports the ICMP error the egress loop would answer with.
-func (e *Engine) simulateICMP(f *fib, pkt []byte, t Tracer, r Reason, mtu int) {
-	src := f.icmpSrc4
-	if pkt[0]>>4 == 6 {
-		src = f.icmpSrc6
-	}
-	if !src.IsValid() {
-		return
-	}
-	buf := make([]byte, 1500)
-	var n int
-	switch {
-	case r == ReasonTTLExceeded:
-		n = encap.BuildTimeExceeded(buf, pkt, src)
-	case pkt[0]>>4 == 6:
-		n = encap.BuildPacketTooBig6(buf, pkt, src, mtu)
-	default:
-		n = encap.BuildFragNeeded4(buf, pkt, src, mtu)
-	}
-	if n > 0 {
-		t.Record(&TraceEvent{Dir: Egress, Stage: StageICMP, Reason: r, Packet: buf[:n]})
-	}
-}
+// simTracer hands every stage of the simulated packet to the caller's
+// tracer.
+type simTracer struct{ t Tracer }
 
-func (e *Engine) simulateIngress(f *fib, pkt []byte, t Tracer) {
-	port := e.opts.Underlay
-	if e.opts.Underlay6 != nil && len(pkt) > 9 && pkt[0]>>4 == 4 && pkt[9] == encap.ProtoIPv6 {
-		port = e.opts.Underlay6
-	}
-	var d encap.Decapped
-	r := encap.DecapIPTo(&d, pkt, decapConfig(f))
-	ev := TraceEvent{Dir: Ingress, Stage: StageReceive, Port: port.Name(), Packet: pkt, Generation: generation(f)}
-	if d.OuterSrc.IsValid() {
-		ev.Outer = netip.AddrPortFrom(d.OuterSrc, outerSrcPort(pkt))
-	}
-	t.Record(&ev)
-	drop := func(b []byte, r Reason) { t.Record(&TraceEvent{Dir: Ingress, Stage: StageDrop, Reason: r, Packet: b}) }
+func (s *simTracer) Match(Direction, []byte) bool { return true }
+func (s *simTracer) Record(ev *TraceEvent)        { s.t.Record(ev) }
+
+// own returns the simulation's own compilation of the live fib f: the same
+// decisions, but next hops of its own, so that simulating does not advance
+// the live peers' outer IPv4 Identification counters (encap.Outer). It is
+// compiled again only when the engine's config changed.
+func (s *simulator) own(f *fib) *fib {
 	if f == nil {
-		drop(pkt, ReasonNoConfig)
-		return
+		return nil
 	}
-	// As the UDP io path does: the sender is checked before the tunnel
-	// header, so junk from strangers is unknown-peer, not a parse error.
-	hop, known := f.peerHop(d.OuterSrc)
-	if e.opts.UnderlayKind == UnderlayUDP && d.OuterSrc.IsValid() && !known {
-		drop(pkt, ReasonUnknownPeer)
-		return
+	if f != s.from {
+		mine, err := compile(f.cfg)
+		if err != nil { // cannot happen: f was compiled from the same config
+			mine = f
+		}
+		s.from, s.mine = f, mine
 	}
-	if r != encap.DropNone {
-		drop(pkt, FromEncap(r))
-		return
-	}
-	if !known {
-		drop(pkt, ReasonUnknownPeer)
-		return
-	}
-	inner := append([]byte(nil), pkt[d.InnerOff:d.InnerEnd]...)
-	t.Record(&TraceEvent{Dir: Ingress, Stage: StageDecap, Kind: d.Kind, VNI: d.VNI, Peer: f.hops[hop].peer.Name, Packet: inner})
-	var flow encap.Flow
-	if r := encap.ParseInner(inner, &flow); r != encap.DropNone {
-		drop(inner, FromEncap(r))
-		return
-	}
-	t.Record(&TraceEvent{Dir: Ingress, Stage: StageParse, Flow: flow, Packet: inner})
-	if srcHop, _, ok := f.route(flow.Src); (!ok || srcHop != hop) && !f.peerICMPError(hop, inner, &flow) {
-		drop(inner, ReasonSpoofedSource)
-		return
-	}
-	dstHop, plen, ok := f.route(flow.Dst)
-	rev := TraceEvent{Dir: Ingress, Stage: StageRoute, Local: ok && dstHop == hopLocal}
-	if ok {
-		rev.Prefix, _ = flow.Dst.Prefix(int(plen))
-	}
-	t.Record(&rev)
-	if !ok || dstHop != hopLocal {
-		drop(inner, ReasonNotLocal)
-		return
-	}
-	if flow.TotalLen > 0 && flow.TotalLen < len(inner) {
-		inner = inner[:flow.TotalLen]
-	}
-	if d := e.opts.PodDirect; d != nil && flow.TTL > 1 && len(inner) <= f.tunnelMTU && d.Reaches(flow.Dst) {
-		t.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: d.Name(), Packet: inner})
-		return
-	}
-	if len(inner) > f.tunnelMTU && (!e.opts.PodOffloads || flow.Proto != 6) {
-		drop(inner, ReasonOversizeInner)
-		return
-	}
-	if offload.CheckL4(inner) == offload.L4Bad {
-		drop(inner, ReasonBadInnerChecksum)
-		return
-	}
-	t.Record(&TraceEvent{Dir: Ingress, Stage: StageSend, Port: e.opts.Pod.Name(), Packet: inner})
-}
-
-// decapConfig is the fib's decap config; with no fib, one that accepts
-// nothing (the caller drops for no-config before using the result).
-func decapConfig(f *fib) *encap.DecapConfig {
-	if f == nil {
-		return &encap.DecapConfig{}
-	}
-	return &f.decap
-}
-
-// outerSrcPort is the UDP source port of an outer IPv4 or IPv6 packet, or
-// 0 (IPIP, or too short).
-func outerSrcPort(pkt []byte) uint16 {
-	hl, proto := encap.IPv6Len, uint8(0)
-	switch {
-	case len(pkt) >= encap.IPv4MinLen && pkt[0]>>4 == 4:
-		hl, proto = int(pkt[0]&0x0f)*4, pkt[9]
-	case len(pkt) >= encap.IPv6Len && pkt[0]>>4 == 6:
-		proto = pkt[6]
-	}
-	if proto != encap.ProtoUDP || len(pkt) < hl+encap.UDPLen {
-		return 0
-	}
-	return binary.BigEndian.Uint16(pkt[hl:])
+	return s.mine
 }

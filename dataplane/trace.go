@@ -68,7 +68,7 @@ type TraceEvent struct {
 	VNI     uint32
 	SrcPort uint16 // StageEncap: outer UDP source port when we choose it
 
-	Segments int // StageSegment, StageCoalesce
+	Segments int // StageSegment, StageCoalesce, StageEncap; StageSend of a simulation: datagrams written
 }
 
 // Tracer observes packets. The engine loads the tracer once per batch; when
