@@ -174,6 +174,6 @@ func encodeIPv4(b []byte, tos uint8, totalLen, id uint16, df bool, ttl, proto ui
 	binary.BigEndian.PutUint32(b[0:], w0)
 	binary.BigEndian.PutUint32(b[4:], w1)
 	binary.BigEndian.PutUint32(b[8:], w2)
-	binary.BigEndian.PutUint32(b[12:], src)
-	binary.BigEndian.PutUint32(b[16:], dst)
+	binary.BigEndian.PutUint32(b[IPv4SrcOffset:], src)
+	binary.BigEndian.PutUint32(b[IPv4DstOffset:], dst)
 }
