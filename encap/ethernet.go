@@ -22,6 +22,7 @@ const (
 	EthernetLen        = 14     // Ethernet II header length
 	EtherTypeIPv4      = 0x0800 // EtherType of IPv4
 	EtherTypeIPv6      = 0x86DD // EtherType of IPv6
+	EtherTypeVLAN      = 0x8100 // IEEE 802.1Q tag: 2 bytes of TCI, then the real EtherType
 	EtherTypeTEB       = 0x6558 // Transparent Ethernet Bridging: Geneve protocol type for an Ethernet payload
 )
 
