@@ -27,15 +27,16 @@ var ErrIONotImplemented = errors.New("io not implemented in podfwd run")
 var ErrSetupRefused = errors.New("podfwd run refuses this setup")
 
 // refusalMarkers are the phrases by which `podfwd run` states such a
-// limit at start. They are matched in its log because it is another
-// process; a crash or any other start failure stays a failure.
+// limit at start. A refusal is an exit with an error, so the process and
+// its admin API are gone and its last words are all there is to read:
+// only then is its output matched. A crash or any other start failure
+// stays a failure.
 var refusalMarkers = []string{"does not fit an AF_XDP frame"}
 
 // daemons are the `podfwd run` processes of one mode, one per node.
 type daemons struct {
 	cmds  []*exec.Cmd
 	waits []chan error
-	logs  []*LogBuffer
 	dir   string
 }
 
@@ -64,8 +65,8 @@ func (d *daemons) stop() {
 	os.RemoveAll(d.dir)
 }
 
-// startDaemons runs `podfwd run` in every node of tp and waits for each to
-// say it is up. On error nothing is left running.
+// startDaemons runs `podfwd run` in every node of tp and waits until each
+// one's /readyz says it forwards. On error nothing is left running.
 func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string) (*daemons, error) {
 	if bin == "" {
 		var err error
@@ -90,7 +91,7 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 		// The kernel's rows are programmed without NAT; a masquerade
 		// table would put connection tracking on every packet of podfwd's
 		// rows only. The datapaths are compared like for like.
-		cfg += mode.Config + "masquerade: false\n"
+		cfg += mode.Config + "masquerade: false\n" + daemonConfig
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			d.stop()
 			return nil, err
@@ -105,8 +106,10 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 		done := make(chan error, 1)
 		go func() { done <- c.Wait() }()
 		d.cmds, d.waits = append(d.cmds, c), append(d.waits, done)
-		if err := waitUp(log, done); err != nil {
+		if err := waitReady(ctx, n, log, done); err != nil {
 			d.stop()
+			// A rejected io or a refused setup ends the process with an
+			// error, so there is no API left to ask: its output is read.
 			if rejected := fmt.Sprintf("io: %q is not one of", mode.IO); strings.Contains(log.String(), rejected) {
 				return nil, fmt.Errorf("%w: %s", ErrIONotImplemented, firstLineWith(log.String(), rejected))
 			}
@@ -117,10 +120,9 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 			}
 			return nil, fmt.Errorf("podfwd on %s: %w", n.Namespace, err)
 		}
-		d.logs = append(d.logs, log)
 	}
 	if mode.XDPPods {
-		if err := awaitDirectPods(ctx, tp, d.logs); err != nil {
+		if err := awaitDirectPods(ctx, tp); err != nil {
 			d.stop()
 			return nil, err
 		}
@@ -132,7 +134,7 @@ func startDaemons(ctx context.Context, tp *topo.Topology, mode Mode, bin string)
 // packet does, so that the nodes learn their pods, and waits until each
 // daemon serves all its pods' veths: measuring earlier would measure the
 // TUN path.
-func awaitDirectPods(ctx context.Context, tp *topo.Topology, logs []*LogBuffer) error {
+func awaitDirectPods(ctx context.Context, tp *topo.Topology) error {
 	for _, p := range tp.Pods() {
 		for _, gw := range []netip.Addr{p.Node.GatewayV4, p.Node.GatewayV6} {
 			if gw.IsValid() {
@@ -143,10 +145,14 @@ func awaitDirectPods(ctx context.Context, tp *topo.Topology, logs []*LogBuffer) 
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for i, n := range tp.Nodes {
-		for strings.Count(logs[i].String(), "pod veth served by AF_XDP") < len(n.Pods) {
+	for _, n := range tp.Nodes {
+		for {
+			veths, err := daemonGauge(ctx, n, "podfwd_xdp_pod_veths")
+			if err == nil && veths >= float64(len(n.Pods)) {
+				break
+			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("podfwd on %s serves fewer than its %d pod veths after 10 s: %s", n.Namespace, len(n.Pods), logs[i])
+				return fmt.Errorf("podfwd on %s serves fewer than its %d pod veths after 10 s (podfwd_xdp_pod_veths %v, %v)", n.Namespace, len(n.Pods), veths, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -161,21 +167,6 @@ func firstLineWith(s, sub string) string {
 		}
 	}
 	return ""
-}
-
-func waitUp(log *LogBuffer, done chan error) error {
-	deadline := time.After(15 * time.Second)
-	for !strings.Contains(log.String(), "podfwd up") {
-		select {
-		case err := <-done:
-			done <- err
-			return fmt.Errorf("exited before coming up (%v): %s", err, log)
-		case <-deadline:
-			return errors.New("not up after 15s: " + log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // LogBuffer collects a process's output for reading while it runs: safe

@@ -1,6 +1,9 @@
 package dataplane
 
-import "github.com/podfwd/podfwd/dataplane/offload"
+import (
+	"github.com/podfwd/podfwd/dataplane/offload"
+	"github.com/podfwd/podfwd/encap"
+)
 
 // segment splits the GSO super-packet p into MSS-sized segments laid out
 // in gsoBuf at a fixed stride, prepends the tunnel headers of nh in front
@@ -87,36 +90,36 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 // l3l4HeaderLen returns the length of the IP and TCP/UDP headers of a GSO
 // super-packet, read from the packet itself rather than trusting hdr_len.
 func l3l4HeaderLen(pkt []byte, gsoType uint8) (int, bool) {
-	if len(pkt) < 20 {
+	if len(pkt) < encap.IPv4MinLen {
 		return 0, false
 	}
 	var l3 int
 	switch pkt[0] >> 4 {
 	case 4:
 		l3 = int(pkt[0]&0x0f) * 4
-		if l3 < 20 {
+		if l3 < encap.IPv4MinLen {
 			return 0, false
 		}
 	case 6:
-		l3 = 40 // extension headers are not offloaded by TUN
+		l3 = encap.IPv6Len // extension headers are not offloaded by TUN
 	default:
 		return 0, false
 	}
 	switch gsoType {
 	case offload.GSOTCPv4, offload.GSOTCPv6:
-		if len(pkt) < l3+20 {
+		if len(pkt) < l3+encap.TCPMinLen {
 			return 0, false
 		}
-		tcp := int(pkt[l3+12]>>4) * 4
-		if tcp < 20 || len(pkt) < l3+tcp {
+		tcp := encap.TCP(pkt[l3:]).HeaderLen()
+		if tcp < encap.TCPMinLen || len(pkt) < l3+tcp {
 			return 0, false
 		}
 		return l3 + tcp, true
 	case offload.GSOUDPL4:
-		if len(pkt) < l3+8 {
+		if len(pkt) < l3+encap.UDPLen {
 			return 0, false
 		}
-		return l3 + 8, true
+		return l3 + encap.UDPLen, true
 	}
 	return 0, false
 }

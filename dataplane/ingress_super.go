@@ -31,7 +31,7 @@ import (
 const wholeSegmentMTU = 1280
 
 func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
-	if flow.Proto != 6 {
+	if flow.Proto != encap.ProtoTCP {
 		return ReasonOversizeInner
 	}
 	var l3 int
@@ -41,21 +41,21 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 	case 4:
 		l3 = int(pkt[0]&0x0f) * 4
 		gsoType = offload.GSOTCPv4
-		if len(pkt) < l3+20 {
+		if len(pkt) < l3+encap.TCPMinLen {
 			return ReasonOversizeInner
 		}
-		pseudo = encap.PseudoHeader4([4]byte(pkt[12:16]), [4]byte(pkt[16:20]), 6, len(pkt)-l3)
+		pseudo = encap.PseudoHeader4([4]byte(pkt[encap.IPv4SrcOffset:]), [4]byte(pkt[encap.IPv4DstOffset:]), encap.ProtoTCP, len(pkt)-l3)
 	case 6:
-		l3 = 40
+		l3 = encap.IPv6Len
 		gsoType = offload.GSOTCPv6
-		if len(pkt) < l3+20 || pkt[6] != 6 {
+		if len(pkt) < l3+encap.TCPMinLen || pkt[encap.IPv6NextHeaderOffset] != encap.ProtoTCP {
 			return ReasonOversizeInner
 		}
-		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[8:24]), (*[16]byte)(pkt[24:40]), 6, len(pkt)-l3)
+		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[encap.IPv6SrcOffset:]), (*[16]byte)(pkt[encap.IPv6DstOffset:]), encap.ProtoTCP, len(pkt)-l3)
 	default:
 		return ReasonOversizeInner
 	}
-	tcpLen := int(pkt[l3+12]>>4) * 4
+	tcpLen := encap.TCP(pkt[l3:]).HeaderLen()
 	// The sender's segment size is lost: a UDP socket does not say what
 	// the peer kernel's GSO skb carried. The tunnel MTU is an upper bound,
 	// but the pod's own link may be smaller (a pod MTU set below the
@@ -65,17 +65,17 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 	// (IPv6's minimum), and TCP takes any segmentation, so that bound is
 	// always right; it only matters where something must really segment.
 	mss := min(mtu, wholeSegmentMTU) - l3 - tcpLen
-	if tcpLen < 20 || len(pkt) < l3+tcpLen || mss <= 0 {
+	if tcpLen < encap.TCPMinLen || len(pkt) < l3+tcpLen || mss <= 0 {
 		return ReasonOversizeInner
 	}
 	partial := uint16(encap.Fold(pseudo))
-	if binary.BigEndian.Uint16(pkt[l3+16:]) != partial {
+	if binary.BigEndian.Uint16(pkt[l3+encap.TCPChecksumOffset:]) != partial {
 		if offload.CheckL4(pkt) != offload.L4Valid {
 			return ReasonBadInnerChecksum
 		}
 		// NEEDS_CSUM: the kernel completes the checksum of every segment
 		// from the pseudo-header sum we leave in the field.
-		binary.BigEndian.PutUint16(pkt[l3+16:], partial)
+		binary.BigEndian.PutUint16(pkt[l3+encap.TCPChecksumOffset:], partial)
 	}
 	p.GSO = offload.VirtioNetHdr{
 		Flags:      offload.FlagNeedsCsum,
@@ -83,7 +83,7 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 		HdrLen:     uint16(l3 + tcpLen),
 		GSOSize:    uint16(mss),
 		CsumStart:  uint16(l3),
-		CsumOffset: 16,
+		CsumOffset: encap.TCPChecksumOffset,
 	}
 	return ReasonNone
 }

@@ -70,7 +70,7 @@ func TestZeroAllocsInnerHelpers(t *testing.T) {
 	var f Flow
 	for name, fn := range map[string]func(){
 		"ParseInner":         func() { ParseInner(p4, &f); ParseInner(p6, &f) },
-		"DecrementTTL":       func() { p4[ipv4TTL], p6[ipv6HopLimit] = 200, 200; DecrementTTL(p4); DecrementTTL(p6) },
+		"DecrementTTL":       func() { p4[IPv4TTLOffset], p6[IPv6HopLimitOffset] = 200, 200; DecrementTTL(p4); DecrementTTL(p6) },
 		"FlowHash":           func() { FlowHash(p4); FlowHash(p6) },
 		"BuildFragNeeded4":   func() { BuildFragNeeded4(dst, p4, gw4, 1400) },
 		"BuildPacketTooBig6": func() { BuildPacketTooBig6(dst, p6, gw6, 1400) },

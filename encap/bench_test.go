@@ -201,7 +201,7 @@ func BenchmarkParseInnerDecrementTTL(b *testing.B) {
 	var f Flow
 	b.ReportAllocs()
 	for b.Loop() {
-		pkt[ipv4TTL] = 64
+		pkt[IPv4TTLOffset] = 64
 		if ParseInner(pkt, &f) != DropNone || DecrementTTL(pkt) != DropNone {
 			b.Fatal()
 		}

@@ -27,7 +27,7 @@ func innerQoS(inner []byte) (tos uint8, df bool, nh uint8, r DropReason) {
 		if len(inner) < IPv4MinLen {
 			return 0, false, 0, DropTruncated
 		}
-		return inner[ipv4TOS], IPv4(inner).DF(), ProtoIPIP, DropNone
+		return inner[IPv4TOSOffset], IPv4(inner).DF(), ProtoIPIP, DropNone
 	case 6:
 		if len(inner) < 2 {
 			return 0, false, 0, DropTruncated
@@ -115,16 +115,16 @@ func PrependOuter(buf []byte, start, end int, p *Params, o *Outer, inner []byte,
 		h := IPv6(buf[s:start])
 		// Header first: the UDP checksum below reads its addresses.
 		binary.BigEndian.PutUint32(h[0:], 6<<28|uint32(tos)<<20|flowLabel(flowHash))
-		binary.BigEndian.PutUint16(h[ipv6PayloadLen:], uint16(end-s-IPv6Len))
-		h[ipv6NextHeader], h[ipv6HopLimit] = proto, p.ttl()
+		binary.BigEndian.PutUint16(h[IPv6PayloadLenOffset:], uint16(end-s-IPv6Len))
+		h[IPv6NextHeaderOffset], h[IPv6HopLimitOffset] = proto, p.ttl()
 		src, dst := o.Src.As16(), o.Dst.As16()
-		copy(h[ipv6Src:ipv6Src+16], src[:])
-		copy(h[ipv6Dst:ipv6Dst+16], dst[:])
+		copy(h[IPv6SrcOffset:IPv6SrcOffset+16], src[:])
+		copy(h[IPv6DstOffset:IPv6DstOffset+16], dst[:])
 		if udp {
 			u := UDP(buf[s+IPv6Len : end])
 			u.Encode(SourcePort(flowHash, p.SrcPortMin, p.SrcPortMax), p.dstPort(), uint16(len(u)))
 			if !p.ZeroUDPChecksum6 {
-				u.SetChecksum(pseudoHeader6Slices(h[ipv6Src:ipv6Src+16], h[ipv6Dst:ipv6Dst+16], ProtoUDP, len(u)))
+				u.SetChecksum(pseudoHeader6Slices(h[IPv6SrcOffset:IPv6SrcOffset+16], h[IPv6DstOffset:IPv6DstOffset+16], ProtoUDP, len(u)))
 			}
 		}
 		return s, DropNone

@@ -16,13 +16,14 @@ import "encoding/binary"
 //	|           EtherType           |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 const (
-	ethDst        = 0
-	ethSrc        = 6
-	ethType       = 12
-	EthernetLen   = 14     // Ethernet II header length
-	EtherTypeIPv4 = 0x0800 // EtherType of IPv4
-	EtherTypeIPv6 = 0x86DD // EtherType of IPv6
-	EtherTypeTEB  = 0x6558 // Transparent Ethernet Bridging: Geneve protocol type for an Ethernet payload
+	EthernetDstOffset  = 0
+	EthernetSrcOffset  = 6
+	EthernetTypeOffset = 12
+	EthernetLen        = 14     // Ethernet II header length
+	EtherTypeIPv4      = 0x0800 // EtherType of IPv4
+	EtherTypeIPv6      = 0x86DD // EtherType of IPv6
+	EtherTypeVLAN      = 0x8100 // IEEE 802.1Q tag: 2 bytes of TCI, then the real EtherType
+	EtherTypeTEB       = 0x6558 // Transparent Ethernet Bridging: Geneve protocol type for an Ethernet payload
 )
 
 // Ethernet is a view of an Ethernet II header; check len(b) >= EthernetLen
@@ -33,20 +34,20 @@ type Ethernet []byte
 func (b Ethernet) Valid() bool { return len(b) >= EthernetLen }
 
 // Dst returns the destination MAC address.
-func (b Ethernet) Dst() (m [6]byte) { copy(m[:], b[ethDst:ethDst+6]); return }
+func (b Ethernet) Dst() (m [6]byte) { copy(m[:], b[EthernetDstOffset:EthernetDstOffset+6]); return }
 
 // Src returns the source MAC address.
-func (b Ethernet) Src() (m [6]byte) { copy(m[:], b[ethSrc:ethSrc+6]); return }
+func (b Ethernet) Src() (m [6]byte) { copy(m[:], b[EthernetSrcOffset:EthernetSrcOffset+6]); return }
 
 // EtherType returns the EtherType field.
-func (b Ethernet) EtherType() uint16 { return binary.BigEndian.Uint16(b[ethType:]) }
+func (b Ethernet) EtherType() uint16 { return binary.BigEndian.Uint16(b[EthernetTypeOffset:]) }
 
 // Encode writes the header into b[:EthernetLen].
 func (b Ethernet) Encode(dst, src [6]byte, etherType uint16) {
 	_ = b[EthernetLen-1]
-	copy(b[ethDst:], dst[:])
-	copy(b[ethSrc:], src[:])
-	binary.BigEndian.PutUint16(b[ethType:], etherType)
+	copy(b[EthernetDstOffset:], dst[:])
+	copy(b[EthernetSrcOffset:], src[:])
+	binary.BigEndian.PutUint16(b[EthernetTypeOffset:], etherType)
 }
 
 // PrependEthernet writes an Ethernet header into buf[start-14:start] and

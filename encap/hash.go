@@ -25,8 +25,8 @@ func FlowHash(ip []byte) uint32 {
 		if len(ip) < IPv4MinLen {
 			return 0
 		}
-		a = uint64(binary.BigEndian.Uint32(ip[ipv4Src:]))<<32 | uint64(binary.BigEndian.Uint32(ip[ipv4Dst:]))
-		proto := ip[ipv4Protocol]
+		a = uint64(binary.BigEndian.Uint32(ip[IPv4SrcOffset:]))<<32 | uint64(binary.BigEndian.Uint32(ip[IPv4DstOffset:]))
+		proto := ip[IPv4ProtocolOffset]
 		tail = uint64(proto)
 		hl := int(ip[0]&0x0f) * 4
 		if hasPorts(proto) && !IPv4(ip).IsFragment() && hl >= IPv4MinLen && len(ip) >= hl+4 {
@@ -38,9 +38,9 @@ func FlowHash(ip []byte) uint32 {
 		}
 		// Independent multiplies (they run in parallel) by distinct odd
 		// constants, so equal halves or swapped addresses do not cancel.
-		a = binary.BigEndian.Uint64(ip[ipv6Src:])*mixK1 + binary.BigEndian.Uint64(ip[ipv6Src+8:])*mixK2 +
-			binary.BigEndian.Uint64(ip[ipv6Dst:])*mixK3 + binary.BigEndian.Uint64(ip[ipv6Dst+8:])
-		proto := ip[ipv6NextHeader]
+		a = binary.BigEndian.Uint64(ip[IPv6SrcOffset:])*mixK1 + binary.BigEndian.Uint64(ip[IPv6SrcOffset+8:])*mixK2 +
+			binary.BigEndian.Uint64(ip[IPv6DstOffset:])*mixK3 + binary.BigEndian.Uint64(ip[IPv6DstOffset+8:])
+		proto := ip[IPv6NextHeaderOffset]
 		tail = uint64(proto)
 		if hasPorts(proto) && len(ip) >= IPv6Len+4 {
 			tail |= uint64(binary.BigEndian.Uint32(ip[IPv6Len:])) << 8

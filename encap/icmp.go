@@ -116,7 +116,7 @@ func buildICMPv4(dst, orig []byte, src netip.Addr, typ, code uint8, rest uint32)
 	n := hdr + q
 	f := IPv4Fields{
 		TOS: icmpv4TOS, TotalLen: uint16(n), TTL: ICMPErrorTTL, Protocol: ProtoICMP,
-		Src: src.As4(), Dst: [4]byte(orig[ipv4Src : ipv4Src+4]),
+		Src: src.As4(), Dst: [4]byte(orig[IPv4SrcOffset : IPv4SrcOffset+4]),
 	}
 	copy(dst[hdr:n], orig[:q])
 	IPv4(dst).Encode(&f)
@@ -147,7 +147,7 @@ func buildICMPv6(dst, orig []byte, src netip.Addr, typ, code uint8, rest uint32)
 	n := hdr + q
 	f := IPv6Fields{
 		PayloadLen: uint16(n - IPv6Len), NextHeader: ProtoICMPv6, HopLimit: ICMPErrorTTL,
-		Src: src.As16(), Dst: [16]byte(orig[ipv6Src : ipv6Src+16]),
+		Src: src.As16(), Dst: [16]byte(orig[IPv6SrcOffset : IPv6SrcOffset+16]),
 	}
 	copy(dst[hdr:n], orig[:q])
 	IPv6(dst).Encode(&f)

@@ -38,9 +38,9 @@ func ICMPErrorQuoteSource(pkt []byte) (netip.Addr, bool) {
 	q := msg[8:]
 	switch {
 	case len(q) >= IPv4MinLen && q[0]>>4 == 4:
-		return netip.AddrFrom4([4]byte(q[12:16])), true
+		return netip.AddrFrom4([4]byte(q[IPv4SrcOffset : IPv4SrcOffset+4])), true
 	case len(q) >= IPv6Len && q[0]>>4 == 6:
-		return netip.AddrFrom16([16]byte(q[8:24])), true
+		return netip.AddrFrom16([16]byte(q[IPv6SrcOffset : IPv6SrcOffset+16])), true
 	}
 	return netip.Addr{}, false
 }

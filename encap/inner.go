@@ -114,23 +114,23 @@ func DecrementTTL(pkt []byte) DropReason {
 		if len(pkt) < IPv4MinLen {
 			return DropTruncated
 		}
-		ttl := pkt[ipv4TTL]
+		ttl := pkt[IPv4TTLOffset]
 		if ttl <= 1 {
 			return DropTTLExceeded
 		}
-		old := binary.BigEndian.Uint16(pkt[ipv4TTL:])
-		pkt[ipv4TTL] = ttl - 1
-		sum := UpdateChecksum16(binary.BigEndian.Uint16(pkt[ipv4Checksum:]), old, old-0x100)
-		binary.BigEndian.PutUint16(pkt[ipv4Checksum:], sum)
+		old := binary.BigEndian.Uint16(pkt[IPv4TTLOffset:])
+		pkt[IPv4TTLOffset] = ttl - 1
+		sum := UpdateChecksum16(binary.BigEndian.Uint16(pkt[IPv4ChecksumOffset:]), old, old-0x100)
+		binary.BigEndian.PutUint16(pkt[IPv4ChecksumOffset:], sum)
 		return DropNone
 	case 6:
 		if len(pkt) < IPv6Len {
 			return DropTruncated
 		}
-		if pkt[ipv6HopLimit] <= 1 {
+		if pkt[IPv6HopLimitOffset] <= 1 {
 			return DropTTLExceeded
 		}
-		pkt[ipv6HopLimit]--
+		pkt[IPv6HopLimitOffset]--
 		return DropNone
 	}
 	return DropBadVersion

@@ -19,15 +19,15 @@ func TestDecrementTTLMatchesRecompute(t *testing.T) {
 			b[j] = byte(rng.Uint32())
 		}
 		b[0] = 0x40 | byte(ihl)
-		b[ipv4TTL] = byte(2 + i%254)
+		b[IPv4TTLOffset] = byte(2 + i%254)
 		b[10], b[11] = 0, 0
 		binary.BigEndian.PutUint16(b[10:], Checksum(b[:ihl*4], 0))
-		ttl := b[ipv4TTL]
+		ttl := b[IPv4TTLOffset]
 		if r := DecrementTTL(b); r != DropNone {
 			t.Fatalf("DecrementTTL: %v", r)
 		}
-		if b[ipv4TTL] != ttl-1 {
-			t.Fatalf("TTL %d -> %d", ttl, b[ipv4TTL])
+		if b[IPv4TTLOffset] != ttl-1 {
+			t.Fatalf("TTL %d -> %d", ttl, b[IPv4TTLOffset])
 		}
 		inc := binary.BigEndian.Uint16(b[10:])
 		b[10], b[11] = 0, 0
@@ -37,8 +37,8 @@ func TestDecrementTTLMatchesRecompute(t *testing.T) {
 		}
 	}
 	v6 := buildInnerUDP6([]byte("x"), 0, 2)
-	if r := DecrementTTL(v6); r != DropNone || v6[ipv6HopLimit] != 1 {
-		t.Errorf("IPv6 hop limit: %v %d", r, v6[ipv6HopLimit])
+	if r := DecrementTTL(v6); r != DropNone || v6[IPv6HopLimitOffset] != 1 {
+		t.Errorf("IPv6 hop limit: %v %d", r, v6[IPv6HopLimitOffset])
 	}
 }
 
@@ -73,8 +73,8 @@ func TestParseInner(t *testing.T) {
 	// IPv6 with a hop-by-hop (8 bytes) and a destination options header (16) before TCP.
 	ext := make([]byte, IPv6Len+8+16+20)
 	copy(ext, p6[:IPv6Len])
-	binary.BigEndian.PutUint16(ext[ipv6PayloadLen:], uint16(len(ext)-IPv6Len))
-	ext[ipv6NextHeader] = ipv6ExtHopByHop
+	binary.BigEndian.PutUint16(ext[IPv6PayloadLenOffset:], uint16(len(ext)-IPv6Len))
+	ext[IPv6NextHeaderOffset] = ipv6ExtHopByHop
 	ext[IPv6Len] = ipv6ExtDestOpts
 	ext[IPv6Len+8], ext[IPv6Len+9] = ProtoTCP, 1
 	binary.BigEndian.PutUint16(ext[IPv6Len+24:], 443)
@@ -171,13 +171,13 @@ func TestFlowHash(t *testing.T) {
 	// Addresses differing in the low bytes only (pods of one node).
 	for i := range 4096 {
 		d := append([]byte(nil), a...)
-		d[ipv4Src+2], d[ipv4Src+3] = byte(i>>8), byte(i)
+		d[IPv4SrcOffset+2], d[IPv4SrcOffset+3] = byte(i>>8), byte(i)
 		buckets[SourcePort(FlowHash(d), 0, 64)]++
 	}
 	checkSpread("IPv4 source addresses")
 	for i := range 4096 {
 		d := buildInnerUDP6(nil, 0, 1)
-		d[ipv6Dst+14], d[ipv6Dst+15] = byte(i>>8), byte(i)
+		d[IPv6DstOffset+14], d[IPv6DstOffset+15] = byte(i>>8), byte(i)
 		buckets[SourcePort(FlowHash(d), 0, 64)]++
 	}
 	checkSpread("IPv6 destination addresses")
@@ -185,7 +185,7 @@ func TestFlowHash(t *testing.T) {
 		t.Error("malformed input should hash to 0")
 	}
 	v6a, v6b := buildInnerUDP6(nil, 0, 1), buildInnerUDP6(nil, 0, 1)
-	v6b[ipv6Src+15]++
+	v6b[IPv6SrcOffset+15]++
 	if FlowHash(v6a) == FlowHash(v6b) {
 		t.Error("IPv6 hash ignores the source address")
 	}

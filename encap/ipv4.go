@@ -25,21 +25,23 @@ import (
 //
 // The TOS byte is DSCP (6 bits) and ECN (2 bits) since RFC 2474 / RFC 3168.
 const (
-	ipv4VersionIHL = 0
-	ipv4TOS        = 1
-	ipv4TotalLen   = 2
-	ipv4ID         = 4
-	ipv4FlagsFrag  = 6
-	ipv4TTL        = 8
-	ipv4Protocol   = 9
-	ipv4Checksum   = 10
-	ipv4Src        = 12
-	ipv4Dst        = 16
-	IPv4MinLen     = 20 // IPv4 header without options
+	IPv4VersionIHLOffset = 0
+	IPv4TOSOffset        = 1
+	IPv4TotalLenOffset   = 2
+	IPv4IDOffset         = 4
+	IPv4FlagsFragOffset  = 6
+	IPv4TTLOffset        = 8
+	IPv4ProtocolOffset   = 9
+	IPv4ChecksumOffset   = 10
+	IPv4SrcOffset        = 12
+	IPv4DstOffset        = 16
+	IPv4MinLen           = 20    // IPv4 header without options
+	IPv4MaxLen           = 65535 // largest IPv4 packet the Total Length field can describe
 
-	ipv4FlagDF     = 0x4000
-	ipv4FlagMF     = 0x2000
-	ipv4FragOffset = 0x1fff
+	// Bits of the 16-bit word at IPv4FlagsFragOffset.
+	IPv4FlagDF         = 0x4000 // don't fragment
+	IPv4FlagMF         = 0x2000 // more fragments
+	IPv4FragOffsetMask = 0x1fff // fragment offset in 8-byte units
 )
 
 // IP protocol numbers used here.
@@ -81,38 +83,38 @@ func (b IPv4) Check() DropReason {
 }
 
 // HeaderLen returns the header length in bytes (IHL * 4).
-func (b IPv4) HeaderLen() int { return int(b[ipv4VersionIHL]&0x0f) * 4 }
+func (b IPv4) HeaderLen() int { return int(b[IPv4VersionIHLOffset]&0x0f) * 4 }
 
 // TOS returns the DSCP and ECN byte.
-func (b IPv4) TOS() uint8 { return b[ipv4TOS] }
+func (b IPv4) TOS() uint8 { return b[IPv4TOSOffset] }
 
 // TotalLen returns the total length field.
-func (b IPv4) TotalLen() uint16 { return binary.BigEndian.Uint16(b[ipv4TotalLen:]) }
+func (b IPv4) TotalLen() uint16 { return binary.BigEndian.Uint16(b[IPv4TotalLenOffset:]) }
 
 // ID returns the identification field.
-func (b IPv4) ID() uint16 { return binary.BigEndian.Uint16(b[ipv4ID:]) }
+func (b IPv4) ID() uint16 { return binary.BigEndian.Uint16(b[IPv4IDOffset:]) }
 
 // DF reports whether the Don't Fragment flag is set.
-func (b IPv4) DF() bool { return binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&ipv4FlagDF != 0 }
+func (b IPv4) DF() bool { return binary.BigEndian.Uint16(b[IPv4FlagsFragOffset:])&IPv4FlagDF != 0 }
 
 // IsFragment reports whether MF is set or the fragment offset is non-zero.
 func (b IPv4) IsFragment() bool {
-	return binary.BigEndian.Uint16(b[ipv4FlagsFrag:])&(ipv4FlagMF|ipv4FragOffset) != 0
+	return binary.BigEndian.Uint16(b[IPv4FlagsFragOffset:])&(IPv4FlagMF|IPv4FragOffsetMask) != 0
 }
 
 // FragmentOffset returns the fragment offset in 8-byte units.
 func (b IPv4) FragmentOffset() uint16 {
-	return binary.BigEndian.Uint16(b[ipv4FlagsFrag:]) & ipv4FragOffset
+	return binary.BigEndian.Uint16(b[IPv4FlagsFragOffset:]) & IPv4FragOffsetMask
 }
 
 // TTL returns the time to live.
-func (b IPv4) TTL() uint8 { return b[ipv4TTL] }
+func (b IPv4) TTL() uint8 { return b[IPv4TTLOffset] }
 
 // Protocol returns the payload's IP protocol number.
-func (b IPv4) Protocol() uint8 { return b[ipv4Protocol] }
+func (b IPv4) Protocol() uint8 { return b[IPv4ProtocolOffset] }
 
 // HeaderChecksum returns the header checksum field.
-func (b IPv4) HeaderChecksum() uint16 { return binary.BigEndian.Uint16(b[ipv4Checksum:]) }
+func (b IPv4) HeaderChecksum() uint16 { return binary.BigEndian.Uint16(b[IPv4ChecksumOffset:]) }
 
 // ChecksumValid reports whether the header (options included) sums to
 // all-ones, i.e. the header checksum is right.
@@ -131,10 +133,10 @@ func headerSum4(h []byte) uint32 {
 }
 
 // Src returns the source address.
-func (b IPv4) Src() netip.Addr { return netip.AddrFrom4([4]byte(b[ipv4Src : ipv4Src+4])) }
+func (b IPv4) Src() netip.Addr { return netip.AddrFrom4([4]byte(b[IPv4SrcOffset : IPv4SrcOffset+4])) }
 
 // Dst returns the destination address.
-func (b IPv4) Dst() netip.Addr { return netip.AddrFrom4([4]byte(b[ipv4Dst : ipv4Dst+4])) }
+func (b IPv4) Dst() netip.Addr { return netip.AddrFrom4([4]byte(b[IPv4DstOffset : IPv4DstOffset+4])) }
 
 // Payload returns the bytes after the header up to the total length.
 func (b IPv4) Payload() []byte { return b[b.HeaderLen():b.TotalLen()] }
@@ -164,7 +166,7 @@ func encodeIPv4(b []byte, tos uint8, totalLen, id uint16, df bool, ttl, proto ui
 	w0 := 0x45<<24 | uint32(tos)<<16 | uint32(totalLen)
 	w1 := uint32(id) << 16
 	if df {
-		w1 |= ipv4FlagDF
+		w1 |= IPv4FlagDF
 	}
 	w2 := uint32(ttl)<<24 | uint32(proto)<<16
 	sum := Fold64(uint64(w0) + uint64(w1) + uint64(w2) + uint64(src) + uint64(dst))
@@ -172,6 +174,6 @@ func encodeIPv4(b []byte, tos uint8, totalLen, id uint16, df bool, ttl, proto ui
 	binary.BigEndian.PutUint32(b[0:], w0)
 	binary.BigEndian.PutUint32(b[4:], w1)
 	binary.BigEndian.PutUint32(b[8:], w2)
-	binary.BigEndian.PutUint32(b[12:], src)
-	binary.BigEndian.PutUint32(b[16:], dst)
+	binary.BigEndian.PutUint32(b[IPv4SrcOffset:], src)
+	binary.BigEndian.PutUint32(b[IPv4DstOffset:], dst)
 }

@@ -23,13 +23,13 @@ import (
 //	|                          (16 bytes)                           |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 const (
-	ipv6VersionTCFlow = 0
-	ipv6PayloadLen    = 4
-	ipv6NextHeader    = 6
-	ipv6HopLimit      = 7
-	ipv6Src           = 8
-	ipv6Dst           = 24
-	IPv6Len           = 40 // IPv6 fixed header length
+	IPv6VersionTCFlowOffset = 0
+	IPv6PayloadLenOffset    = 4
+	IPv6NextHeaderOffset    = 6
+	IPv6HopLimitOffset      = 7
+	IPv6SrcOffset           = 8
+	IPv6DstOffset           = 24
+	IPv6Len                 = 40 // IPv6 fixed header length
 
 	ipv6ExtHopByHop = 0
 	ipv6ExtRouting  = 43
@@ -65,19 +65,23 @@ func (b IPv6) TrafficClass() uint8 { return b[0]<<4 | b[1]>>4 }
 func (b IPv6) FlowLabel() uint32 { return binary.BigEndian.Uint32(b[0:]) & 0xfffff }
 
 // PayloadLen returns the payload length field.
-func (b IPv6) PayloadLen() uint16 { return binary.BigEndian.Uint16(b[ipv6PayloadLen:]) }
+func (b IPv6) PayloadLen() uint16 { return binary.BigEndian.Uint16(b[IPv6PayloadLenOffset:]) }
 
 // NextHeader returns the next header field.
-func (b IPv6) NextHeader() uint8 { return b[ipv6NextHeader] }
+func (b IPv6) NextHeader() uint8 { return b[IPv6NextHeaderOffset] }
 
 // HopLimit returns the hop limit.
-func (b IPv6) HopLimit() uint8 { return b[ipv6HopLimit] }
+func (b IPv6) HopLimit() uint8 { return b[IPv6HopLimitOffset] }
 
 // Src returns the source address.
-func (b IPv6) Src() netip.Addr { return netip.AddrFrom16([16]byte(b[ipv6Src : ipv6Src+16])) }
+func (b IPv6) Src() netip.Addr {
+	return netip.AddrFrom16([16]byte(b[IPv6SrcOffset : IPv6SrcOffset+16]))
+}
 
 // Dst returns the destination address.
-func (b IPv6) Dst() netip.Addr { return netip.AddrFrom16([16]byte(b[ipv6Dst : ipv6Dst+16])) }
+func (b IPv6) Dst() netip.Addr {
+	return netip.AddrFrom16([16]byte(b[IPv6DstOffset : IPv6DstOffset+16]))
+}
 
 // Payload returns the bytes after the fixed header up to the payload length.
 func (b IPv6) Payload() []byte { return b[IPv6Len : IPv6Len+int(b.PayloadLen())] }
@@ -96,9 +100,9 @@ type IPv6Fields struct {
 func (b IPv6) Encode(f *IPv6Fields) {
 	_ = b[IPv6Len-1]
 	binary.BigEndian.PutUint32(b[0:], 6<<28|uint32(f.TrafficClass)<<20|f.FlowLabel&0xfffff)
-	binary.BigEndian.PutUint16(b[ipv6PayloadLen:], f.PayloadLen)
-	b[ipv6NextHeader] = f.NextHeader
-	b[ipv6HopLimit] = f.HopLimit
-	copy(b[ipv6Src:ipv6Src+16], f.Src[:])
-	copy(b[ipv6Dst:ipv6Dst+16], f.Dst[:])
+	binary.BigEndian.PutUint16(b[IPv6PayloadLenOffset:], f.PayloadLen)
+	b[IPv6NextHeaderOffset] = f.NextHeader
+	b[IPv6HopLimitOffset] = f.HopLimit
+	copy(b[IPv6SrcOffset:IPv6SrcOffset+16], f.Src[:])
+	copy(b[IPv6DstOffset:IPv6DstOffset+16], f.Dst[:])
 }

@@ -17,18 +17,19 @@ import (
 
 // startAdmin serves the admin API on the configured unix socket and the
 // metrics, /healthz and /readyz on the configured TCP address, for engine.
+// /readyz reports ready while running says the host is programmed and the
+// engine runs, and the TUN is up.
 // Neither is allowed to stop forwarding: a listener that cannot be opened
 // (another daemon holds the socket, no loopback in the namespace) is
 // logged and skipped. stop ends trace sessions and closes both listeners.
-func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config, extra ...prometheus.Collector) (stop func(), err error) {
+func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config, running func() bool, extra ...prometheus.Collector) (stop func(), err error) {
 	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO, Frames: file.IO == control.IOXDP})
 	for _, c := range extra {
 		if err := srv.Registry().Register(c); err != nil {
 			log.Warn("metrics collector not registered", "err", err)
 		}
 	}
-	tun := file.TUN.Name
-	srv.Ready = func() error { return linkUp(tun) }
+	srv.Ready = engineReady(running, file.TUN.Name)
 	return serveAdmin(log, file, srv), nil
 }
 
@@ -104,6 +105,21 @@ func serveAdmin(log *slog.Logger, file *control.File, srv *admin.Server) (stop f
 		}
 	}
 }
+
+// engineReady is the readiness of the engine path: routes programmed and
+// the engine running (running), and the pod-side link up.
+func engineReady(running func() bool, tun string) func() error {
+	return func() error {
+		if !running() {
+			return errNotRunning
+		}
+		return linkUp(tun)
+	}
+}
+
+// errNotRunning is the readiness reason between start and the moment the
+// routes are programmed and the engine's loops start (and after they stop).
+var errNotRunning = errors.New("routes not programmed or engine not running yet")
 
 // linkUp says why the pod-side link is not up, or nil.
 func linkUp(name string) error {

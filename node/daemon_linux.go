@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
@@ -110,7 +111,11 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	if xp, ok := ports.underlay.(*loggedXDPPort); ok {
 		collectors = append(collectors, newXDPCollector(xp.Port))
 	}
-	stopAdmin, err := startAdmin(log, file, engine, cfg, collectors...)
+	// /readyz says ready only once the routes steer pod traffic to the
+	// TUN and the engine's loops run: probes (and bench) take ready to
+	// mean "forwards now".
+	var running atomic.Bool
+	stopAdmin, err := startAdmin(log, file, engine, cfg, running.Load, collectors...)
 	if err != nil {
 		return err
 	}
@@ -148,7 +153,9 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 		following.Go(func() { followNeighbours(followCtx, log, frames, defaultFollowTiming) })
 	}
 	go applyUpdates(ctx, log, updates, apply)
+	running.Store(true)
 	runErr := engine.Run(ctx) // closes the ports when ctx ends
+	running.Store(false)
 	stopFollowing()
 	following.Wait()
 	if rerr := control.RemoveOwnedRoutes(); rerr != nil {

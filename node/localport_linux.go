@@ -3,9 +3,9 @@ package node
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/encap"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,16 +42,14 @@ func (l *localPort) ReadBatch([]*dataplane.Packet) (int, error) {
 func (l *localPort) WriteBatch(pkts []*dataplane.Packet) (int, error) {
 	for i, p := range pkts {
 		b := p.Bytes()
-		if len(b) < 20 {
+		if len(b) < encap.IPv4MinLen {
 			return i, errors.New("local port: short packet")
 		}
 		var err error
 		if b[0]>>4 == 4 {
-			dst, _ := netip.AddrFromSlice(b[16:20])
-			err = unix.Sendto(l.fd4, b, 0, &unix.SockaddrInet4{Addr: dst.As4()})
-		} else if len(b) >= 40 {
-			dst, _ := netip.AddrFromSlice(b[24:40])
-			err = unix.Sendto(l.fd6, b, 0, &unix.SockaddrInet6{Addr: dst.As16()})
+			err = unix.Sendto(l.fd4, b, 0, &unix.SockaddrInet4{Addr: encap.IPv4(b).Dst().As4()})
+		} else if len(b) >= encap.IPv6Len {
+			err = unix.Sendto(l.fd6, b, 0, &unix.SockaddrInet6{Addr: encap.IPv6(b).Dst().As16()})
 		}
 		if err != nil {
 			return i, fmt.Errorf("local port: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/xdpport"
+	"github.com/podfwd/podfwd/encap"
 	"github.com/podfwd/podfwd/xdp"
 )
 
@@ -28,7 +29,7 @@ const (
 	podFillFrames  = 1024
 	podTXFrames    = 256
 	podFrames      = podFillFrames + podTXFrames
-	podMaxMTU      = podFrameSize - xdpKernelHeadroom - 14
+	podMaxMTU      = podFrameSize - xdpKernelHeadroom - encap.EthernetLen
 	podMaxSockets  = 4096
 	podScanEvery   = 500 * time.Millisecond
 	podRetryFailed = 30 * time.Second

@@ -85,12 +85,12 @@ func buildInner(sp *Spec) []byte {
 		ipLen = encap.IPv4MinLen
 	}
 	proto := sp.Proto
-	if proto == 1 && !v4 {
-		proto = 58
+	if proto == encap.ProtoICMP && !v4 {
+		proto = encap.ProtoICMPv6
 	}
-	l4Len := 8
-	if proto == 6 {
-		l4Len = 20
+	l4Len := 8 // UDP, ICMP echo
+	if proto == encap.ProtoTCP {
+		l4Len = encap.TCPMinLen
 	}
 	size := sp.Size
 	if size < ipLen+l4Len {
@@ -103,21 +103,17 @@ func buildInner(sp *Spec) []byte {
 	l4 := pkt[ipLen:]
 	var pseudo uint32
 	if v4 {
-		pkt[0], pkt[8], pkt[9] = 0x45, sp.TTL, proto
-		binary.BigEndian.PutUint16(pkt[2:], uint16(size))
-		binary.BigEndian.PutUint16(pkt[4:], 1)
-		binary.BigEndian.PutUint16(pkt[6:], 0x4000) // DF, as Linux sends
 		s, d := sp.Src.As4(), sp.Dst.As4()
-		copy(pkt[12:16], s[:])
-		copy(pkt[16:20], d[:])
-		binary.BigEndian.PutUint16(pkt[10:], encap.Checksum(pkt[:ipLen], 0))
+		encap.IPv4(pkt).Encode(&encap.IPv4Fields{
+			TotalLen: uint16(size), ID: 1, DF: true, // DF, as Linux sends
+			TTL: sp.TTL, Protocol: proto, Src: s, Dst: d,
+		})
 		pseudo = encap.PseudoHeader4(s, d, proto, len(l4))
 	} else {
-		pkt[0], pkt[6], pkt[7] = 0x60, proto, sp.TTL
-		binary.BigEndian.PutUint16(pkt[4:], uint16(size-ipLen))
 		s, d := sp.Src.As16(), sp.Dst.As16()
-		copy(pkt[8:24], s[:])
-		copy(pkt[24:40], d[:])
+		encap.IPv6(pkt).Encode(&encap.IPv6Fields{
+			PayloadLen: uint16(size - ipLen), NextHeader: proto, HopLimit: sp.TTL, Src: s, Dst: d,
+		})
 		pseudo = encap.PseudoHeader6(&s, &d, proto, len(l4))
 	}
 	sport, dport := sp.SrcPort, sp.DstPort
@@ -125,22 +121,23 @@ func buildInner(sp *Spec) []byte {
 		sport = 40000
 	}
 	switch proto {
-	case 6:
-		binary.BigEndian.PutUint16(l4[0:], sport)
-		binary.BigEndian.PutUint16(l4[2:], dport)
-		l4[12], l4[13] = 5<<4, 0x02 // 20-byte header, SYN
-		binary.BigEndian.PutUint16(l4[14:], 64240)
-		binary.BigEndian.PutUint16(l4[16:], encap.Checksum(l4, pseudo))
-	case 17:
-		binary.BigEndian.PutUint16(l4[0:], sport)
-		binary.BigEndian.PutUint16(l4[2:], dport)
-		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
-		binary.BigEndian.PutUint16(l4[6:], encap.Checksum(l4, pseudo))
-	case 1:
+	case encap.ProtoTCP:
+		binary.BigEndian.PutUint16(l4[encap.TCPSrcPortOffset:], sport)
+		binary.BigEndian.PutUint16(l4[encap.TCPDstPortOffset:], dport)
+		l4[encap.TCPDataOffOffset] = encap.TCPMinLen / 4 << 4
+		l4[encap.TCPFlagsOffset] = encap.TCPFlagSYN
+		binary.BigEndian.PutUint16(l4[encap.TCPWindowOffset:], 64240)
+		binary.BigEndian.PutUint16(l4[encap.TCPChecksumOffset:], encap.Checksum(l4, pseudo))
+	case encap.ProtoUDP:
+		binary.BigEndian.PutUint16(l4[encap.UDPSrcPortOffset:], sport)
+		binary.BigEndian.PutUint16(l4[encap.UDPDstPortOffset:], dport)
+		binary.BigEndian.PutUint16(l4[encap.UDPLengthOffset:], uint16(len(l4)))
+		binary.BigEndian.PutUint16(l4[encap.UDPChecksumOffset:], encap.Checksum(l4, pseudo))
+	case encap.ProtoICMP:
 		l4[0] = 8 // echo request
 		binary.BigEndian.PutUint16(l4[2:], encap.Checksum(l4, 0))
-	case 58:
-		l4[0] = 128
+	case encap.ProtoICMPv6:
+		l4[0] = 128 // echo request
 		binary.BigEndian.PutUint16(l4[2:], encap.Checksum(l4, pseudo))
 	}
 	return pkt

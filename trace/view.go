@@ -71,7 +71,7 @@ func (h *Hint) dissect(dir dataplane.Direction, pkt []byte, v *view) {
 		}
 		hl := encap.IPv6Len
 		if f.Version == 4 {
-			hl = int(pkt[0]&0x0f) * 4
+			hl = encap.IPv4(pkt).HeaderLen()
 		}
 		switch {
 		case f.Proto == encap.ProtoIPIP || f.Proto == encap.ProtoIPv6:
@@ -113,9 +113,9 @@ func etherPayload(frame []byte) ([]byte, bool) {
 	if len(frame) < off {
 		return nil, false
 	}
-	et := binary.BigEndian.Uint16(frame[12:])
-	if et == 0x8100 && len(frame) >= off+4 {
-		et, off = binary.BigEndian.Uint16(frame[16:]), off+4
+	et := encap.Ethernet(frame).EtherType()
+	if et == encap.EtherTypeVLAN && len(frame) >= off+4 {
+		et, off = binary.BigEndian.Uint16(frame[encap.EthernetLen+2:]), off+4 // the tag's TCI, then the EtherType
 	}
 	if (et != encap.EtherTypeIPv4 && et != encap.EtherTypeIPv6) || len(frame) == off {
 		return nil, false

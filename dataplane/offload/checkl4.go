@@ -28,7 +28,7 @@ const (
 // here is not extra work: the caller tells the kernel the checksum is
 // valid (virtio DATA_VALID), so it does not verify again.
 func CheckL4(pkt []byte) L4Checksum {
-	if len(pkt) < 20 {
+	if len(pkt) < encap.IPv4MinLen {
 		return L4None
 	}
 	var (
@@ -40,24 +40,25 @@ func CheckL4(pkt []byte) L4Checksum {
 	switch pkt[0] >> 4 {
 	case 4:
 		ihl := int(pkt[0]&0x0f) * 4
-		if ihl < 20 || len(pkt) < ihl || binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 {
+		if ihl < encap.IPv4MinLen || len(pkt) < ihl ||
+			binary.BigEndian.Uint16(pkt[encap.IPv4FlagsFragOffset:])&(encap.IPv4FlagMF|encap.IPv4FragOffsetMask) != 0 {
 			return L4None // fragments are checked after reassembly, by the pod
 		}
-		proto, l4, addrs, addrLen = pkt[9], pkt[ihl:], 12, 8
+		proto, l4, addrs, addrLen = pkt[encap.IPv4ProtocolOffset], pkt[ihl:], encap.IPv4SrcOffset, 8
 	case 6:
-		if len(pkt) < 40 {
+		if len(pkt) < encap.IPv6Len {
 			return L4None
 		}
-		proto, l4, addrs, addrLen = pkt[6], pkt[40:], 8, 32
+		proto, l4, addrs, addrLen = pkt[encap.IPv6NextHeaderOffset], pkt[encap.IPv6Len:], encap.IPv6SrcOffset, 32
 	default:
 		return L4None
 	}
 	var off int
 	switch proto {
-	case 6: // TCP
-		off = 16
-	case 17: // UDP
-		off = 6
+	case encap.ProtoTCP:
+		off = encap.TCPChecksumOffset
+	case encap.ProtoUDP:
+		off = encap.UDPChecksumOffset
 	default:
 		return L4None
 	}
@@ -65,7 +66,7 @@ func CheckL4(pkt []byte) L4Checksum {
 		return L4None
 	}
 	field := binary.BigEndian.Uint16(l4[off:])
-	if proto == 17 && field == 0 && pkt[0]>>4 == 4 {
+	if proto == encap.ProtoUDP && field == 0 && pkt[0]>>4 == 4 {
 		return L4None // IPv4 UDP without checksum
 	}
 	// The addresses of the pseudo-header are the header's own bytes, and
@@ -89,7 +90,7 @@ func CheckL4(pkt []byte) L4Checksum {
 		// segment as it is already includes it: take the pseudo-header
 		// out again (one's-complement subtraction).
 		c := ^uint16(encap.Fold(sum + 0xffff - pseudo))
-		if proto == 17 && c == 0 {
+		if proto == encap.ProtoUDP && c == 0 {
 			c = 0xffff
 		}
 		binary.BigEndian.PutUint16(l4[off:], c)

@@ -47,15 +47,15 @@ func l4ChecksumValid(pkt []byte, ipHdrLen int, v6 bool, proto uint8) bool {
 
 // putIPv4HeaderChecksum recomputes the header checksum of the IPv4 header h.
 func putIPv4HeaderChecksum(h []byte) {
-	h[ipv4Checksum], h[ipv4Checksum+1] = 0, 0
-	binary.BigEndian.PutUint16(h[ipv4Checksum:], ^foldSum(sumBytes(h, 0)))
+	h[encap.IPv4ChecksumOffset], h[encap.IPv4ChecksumOffset+1] = 0, 0
+	binary.BigEndian.PutUint16(h[encap.IPv4ChecksumOffset:], ^foldSum(sumBytes(h, 0)))
 }
 
 // ipAddrs returns the source and destination address bytes of an IPv4 or
 // IPv6 header already known to be long enough.
 func ipAddrs(pkt []byte, v6 bool) (src, dst []byte) {
 	if v6 {
-		return pkt[ipv6Src : ipv6Src+16], pkt[ipv6Dst : ipv6Dst+16]
+		return pkt[encap.IPv6SrcOffset : encap.IPv6SrcOffset+16], pkt[encap.IPv6DstOffset : encap.IPv6DstOffset+16]
 	}
-	return pkt[ipv4Src : ipv4Src+4], pkt[ipv4Dst : ipv4Dst+4]
+	return pkt[encap.IPv4SrcOffset : encap.IPv4SrcOffset+4], pkt[encap.IPv4DstOffset : encap.IPv4DstOffset+4]
 }

@@ -1,5 +1,7 @@
 package offload
 
+import "github.com/podfwd/podfwd/encap"
+
 // Coalescer merges TCP segments of a batch into super-packets (GRO) for a
 // TUN opened with IFF_VNET_HDR. It keeps its bookkeeping between calls so that
 // Coalesce allocates nothing; one Coalescer must not be used by two
@@ -146,7 +148,7 @@ func (c *Coalescer) checksumOK(pkts [][]byte, i int) bool {
 	s := &c.segs[i]
 	if !s.csumChecked {
 		s.csumChecked = true
-		s.csumValid = l4ChecksumValid(pkts[i][:s.ipLen], s.ipHdrLen, s.v6, protoTCP)
+		s.csumValid = l4ChecksumValid(pkts[i][:s.ipLen], s.ipHdrLen, s.v6, encap.ProtoTCP)
 	}
 	return s.csumValid
 }

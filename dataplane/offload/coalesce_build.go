@@ -1,6 +1,10 @@
 package offload
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/podfwd/podfwd/encap"
+)
 
 // emit turns the runs into c.result, building merged packets into outs.
 func (c *Coalescer) emit(pkts [][]byte, outs [][]byte) {
@@ -38,7 +42,7 @@ func (c *Coalescer) build(pkts [][]byte, rn *run, out []byte) int {
 		HdrLen:     uint16(h.hdrLen),
 		GSOSize:    uint16(rn.gsoSize),
 		CsumStart:  uint16(h.ipHdrLen),
-		CsumOffset: tcpChecksum,
+		CsumOffset: encap.TCPChecksumOffset,
 	}
 	if h.v6 {
 		hdr.GSOType = GSOTCPv6
@@ -51,16 +55,16 @@ func (c *Coalescer) build(pkts [][]byte, rn *run, out []byte) int {
 		n += copy(pkt[n:], pkts[i][s.hdrLen:s.ipLen])
 	}
 	if c.segs[rn.tail].psh {
-		pkt[h.ipHdrLen+tcpFlags] |= tcpFlagPSH
+		pkt[h.ipHdrLen+encap.TCPFlagsOffset] |= encap.TCPFlagPSH
 	}
 	if h.v6 {
-		binary.BigEndian.PutUint16(pkt[ipv6PayloadLen:], uint16(n-ipv6Len))
+		binary.BigEndian.PutUint16(pkt[encap.IPv6PayloadLenOffset:], uint16(n-encap.IPv6Len))
 	} else {
-		binary.BigEndian.PutUint16(pkt[ipv4TotalLen:], uint16(n))
-		putIPv4HeaderChecksum(pkt[:ipv4MinLen])
+		binary.BigEndian.PutUint16(pkt[encap.IPv4TotalLenOffset:], uint16(n))
+		putIPv4HeaderChecksum(pkt[:encap.IPv4MinLen])
 	}
 	src, dst := ipAddrs(pkt, h.v6)
-	partial := foldSum(pseudoHeaderSum(src, dst, protoTCP, n-h.ipHdrLen))
-	binary.BigEndian.PutUint16(pkt[h.ipHdrLen+tcpChecksum:], partial)
+	partial := foldSum(pseudoHeaderSum(src, dst, encap.ProtoTCP, n-h.ipHdrLen))
+	binary.BigEndian.PutUint16(pkt[h.ipHdrLen+encap.TCPChecksumOffset:], partial)
 	return VirtioNetHdrLen + n
 }

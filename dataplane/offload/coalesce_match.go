@@ -3,6 +3,8 @@ package offload
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/podfwd/podfwd/encap"
 )
 
 // segInfo is what Coalesce learns about one input packet.
@@ -31,39 +33,39 @@ func (s *segInfo) parse(pkt []byte) bool {
 	case 4:
 		// IHL 5 only: IP options would have to be compared and the kernel
 		// does not merge them either.
-		if len(pkt) < ipv4MinLen || pkt[0] != 0x45 || pkt[ipv4Protocol] != protoTCP {
+		if len(pkt) < encap.IPv4MinLen || pkt[0] != 0x45 || pkt[encap.IPv4ProtocolOffset] != encap.ProtoTCP {
 			return false
 		}
-		if pkt[ipv4FragOff]&(ipv4FlagMF|ipv4OffsetHi) != 0 || pkt[ipv4FragOff+1] != 0 {
+		if binary.BigEndian.Uint16(pkt[encap.IPv4FlagsFragOffset:])&(encap.IPv4FlagMF|encap.IPv4FragOffsetMask) != 0 {
 			return false // a fragment
 		}
-		s.ipLen = int(binary.BigEndian.Uint16(pkt[ipv4TotalLen:]))
-		if s.ipLen > len(pkt) || foldSum(sumBytes(pkt[:ipv4MinLen], 0)) != 0xffff {
+		s.ipLen = int(binary.BigEndian.Uint16(pkt[encap.IPv4TotalLenOffset:]))
+		if s.ipLen > len(pkt) || foldSum(sumBytes(pkt[:encap.IPv4MinLen], 0)) != 0xffff {
 			return false
 		}
-		s.ipHdrLen = ipv4MinLen
+		s.ipHdrLen = encap.IPv4MinLen
 	case 6:
-		if len(pkt) < ipv6Len || pkt[ipv6NextHeader] != protoTCP {
+		if len(pkt) < encap.IPv6Len || pkt[encap.IPv6NextHeaderOffset] != encap.ProtoTCP {
 			return false // not TCP, or extension headers in front of it
 		}
 		s.v6 = true
-		s.ipHdrLen = ipv6Len
-		s.ipLen = ipv6Len + int(binary.BigEndian.Uint16(pkt[ipv6PayloadLen:]))
+		s.ipHdrLen = encap.IPv6Len
+		s.ipLen = encap.IPv6Len + int(binary.BigEndian.Uint16(pkt[encap.IPv6PayloadLenOffset:]))
 		if s.ipLen > len(pkt) {
 			return false
 		}
 	default:
 		return false
 	}
-	if s.ipLen < s.ipHdrLen+tcpMinLen {
+	if s.ipLen < s.ipHdrLen+encap.TCPMinLen {
 		return false
 	}
 	tcp := pkt[s.ipHdrLen:s.ipLen]
-	tcpLen := int(tcp[tcpDataOff]>>4) * 4
-	if tcpLen < tcpMinLen || tcpLen > len(tcp) {
+	tcpLen := int(tcp[encap.TCPDataOffOffset]>>4) * 4
+	if tcpLen < encap.TCPMinLen || tcpLen > len(tcp) {
 		return false
 	}
-	if tcp[tcpFlags]&^tcpFlagPSH != tcpFlagACK {
+	if tcp[encap.TCPFlagsOffset]&^encap.TCPFlagPSH != encap.TCPFlagACK {
 		return false // SYN, FIN, RST, URG, ECE, CWR or no ACK: not for merging
 	}
 	s.hdrLen = s.ipHdrLen + tcpLen
@@ -71,8 +73,8 @@ func (s *segInfo) parse(pkt []byte) bool {
 	if s.payload == 0 {
 		return false // pure ACKs are never merged
 	}
-	s.psh = tcp[tcpFlags]&tcpFlagPSH != 0
-	s.seq = binary.BigEndian.Uint32(tcp[tcpSeq:])
+	s.psh = tcp[encap.TCPFlagsOffset]&encap.TCPFlagPSH != 0
+	s.seq = binary.BigEndian.Uint32(tcp[encap.TCPSeqOffset:])
 	s.hash = flowHash(pkt, s)
 	return true
 }
@@ -91,8 +93,8 @@ func flowHash(pkt []byte, s *segInfo) uint32 {
 	mix(src)
 	mix(dst)
 	tcp := pkt[s.ipHdrLen:]
-	mix(tcp[:4])                // ports
-	mix(tcp[tcpAck : tcpAck+4]) // ACK
+	mix(tcp[:4])                                        // ports
+	mix(tcp[encap.TCPAckOffset : encap.TCPAckOffset+4]) // ACK
 	return h
 }
 
@@ -110,11 +112,11 @@ func (c *Coalescer) continues(pkts [][]byte, rn *run, i int) bool {
 		return false
 	}
 	pt, qt := p[s.ipHdrLen:s.hdrLen], q[h.ipHdrLen:h.hdrLen]
-	return bytes.Equal(pt[:tcpSeq], qt[:tcpSeq]) && // ports
-		bytes.Equal(pt[tcpAck:tcpFlags], qt[tcpAck:tcpFlags]) && // ACK, data offset
-		pt[tcpFlags]&^tcpFlagPSH == qt[tcpFlags] &&
-		bytes.Equal(pt[tcpWindow:tcpChecksum], qt[tcpWindow:tcpChecksum]) &&
-		bytes.Equal(pt[tcpUrgent:], qt[tcpUrgent:]) // urgent pointer and options
+	return bytes.Equal(pt[:encap.TCPSeqOffset], qt[:encap.TCPSeqOffset]) && // ports
+		bytes.Equal(pt[encap.TCPAckOffset:encap.TCPFlagsOffset], qt[encap.TCPAckOffset:encap.TCPFlagsOffset]) && // ACK, data offset
+		pt[encap.TCPFlagsOffset]&^encap.TCPFlagPSH == qt[encap.TCPFlagsOffset] &&
+		bytes.Equal(pt[encap.TCPWindowOffset:encap.TCPChecksumOffset], qt[encap.TCPWindowOffset:encap.TCPChecksumOffset]) &&
+		bytes.Equal(pt[encap.TCPUrgentOffset:], qt[encap.TCPUrgentOffset:]) // urgent pointer and options
 }
 
 // ipHeadersMatch compares the IP header fields a merged packet shares:
@@ -123,11 +125,11 @@ func ipHeadersMatch(p, q []byte, v6 bool) bool {
 	if v6 {
 		// version, traffic class, flow label; then next header, hop limit
 		// and both addresses.
-		return bytes.Equal(p[:ipv6PayloadLen], q[:ipv6PayloadLen]) &&
-			bytes.Equal(p[ipv6NextHeader:ipv6Len], q[ipv6NextHeader:ipv6Len])
+		return bytes.Equal(p[:encap.IPv6PayloadLenOffset], q[:encap.IPv6PayloadLenOffset]) &&
+			bytes.Equal(p[encap.IPv6NextHeaderOffset:encap.IPv6Len], q[encap.IPv6NextHeaderOffset:encap.IPv6Len])
 	}
-	return p[ipv4TOS] == q[ipv4TOS] &&
-		p[ipv4FragOff]&ipv4FlagDF == q[ipv4FragOff]&ipv4FlagDF &&
-		p[ipv4TTL] == q[ipv4TTL] &&
-		bytes.Equal(p[ipv4Src:ipv4MinLen], q[ipv4Src:ipv4MinLen])
+	return p[encap.IPv4TOSOffset] == q[encap.IPv4TOSOffset] &&
+		(binary.BigEndian.Uint16(p[encap.IPv4FlagsFragOffset:])^binary.BigEndian.Uint16(q[encap.IPv4FlagsFragOffset:]))&encap.IPv4FlagDF == 0 &&
+		p[encap.IPv4TTLOffset] == q[encap.IPv4TTLOffset] &&
+		bytes.Equal(p[encap.IPv4SrcOffset:encap.IPv4MinLen], q[encap.IPv4SrcOffset:encap.IPv4MinLen])
 }

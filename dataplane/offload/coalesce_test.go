@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/podfwd/podfwd/encap"
 )
 
 func TestCoalesceMerges(t *testing.T) {
@@ -24,7 +26,7 @@ func TestCoalesceMerges(t *testing.T) {
 		}
 		checkOutputs(t, c, pkts, outs, res)
 		pkt := outs[res[0].Out][VirtioNetHdrLen:res[0].Len]
-		if pkt[ipHdrLenOf(pkt)+13]&tcpFlagPSH == 0 {
+		if pkt[ipHdrLenOf(pkt)+13]&encap.TCPFlagPSH == 0 {
 			t.Fatal("PSH of the last segment lost")
 		}
 	}

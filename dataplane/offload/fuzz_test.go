@@ -3,6 +3,8 @@ package offload
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/podfwd/podfwd/encap"
 )
 
 func FuzzSegment(f *testing.F) {
@@ -141,11 +143,11 @@ func repairChecksums(p []byte) {
 		p[10], p[11] = 0, 0
 		binary.BigEndian.PutUint16(p[10:], refChecksum(p[:hdrLen]))
 		ipLen = int(binary.BigEndian.Uint16(p[2:]))
-		if p[9] != protoTCP {
+		if p[9] != encap.ProtoTCP {
 			return
 		}
 	case 6:
-		if len(p) < 40 || p[6] != protoTCP {
+		if len(p) < 40 || p[6] != encap.ProtoTCP {
 			return
 		}
 		hdrLen, ipLen = 40, 40+int(binary.BigEndian.Uint16(p[4:]))

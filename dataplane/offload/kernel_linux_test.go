@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/podfwd/podfwd/encap"
 	"github.com/podfwd/podfwd/internal/testenv"
 )
 
@@ -199,7 +200,7 @@ func (p *fakePeer) read(deadline time.Time) ([]byte, VirtioNetHdr) {
 			continue
 		}
 		pkt := p.buf[VirtioNetHdrLen:n]
-		if len(pkt) >= 40 && pkt[0] == 0x45 && pkt[9] == protoTCP && binary.BigEndian.Uint16(pkt[22:]) == 40000 {
+		if len(pkt) >= 40 && pkt[0] == 0x45 && pkt[9] == encap.ProtoTCP && binary.BigEndian.Uint16(pkt[22:]) == 40000 {
 			return pkt, hdr
 		}
 	}
@@ -300,7 +301,7 @@ func TestKernelTUNUDPSegment(t *testing.T) {
 		var hdr VirtioNetHdr
 		_ = hdr.Decode(buf[:n])
 		pkt := buf[VirtioNetHdrLen:n]
-		if len(pkt) < 28 || pkt[0] != 0x45 || pkt[9] != protoUDP || binary.BigEndian.Uint16(pkt[22:]) != 4789 {
+		if len(pkt) < 28 || pkt[0] != 0x45 || pkt[9] != encap.ProtoUDP || binary.BigEndian.Uint16(pkt[22:]) != 4789 {
 			continue
 		}
 		if hdr.GSOType != GSOUDPL4 || hdr.GSOSize != gso {

@@ -8,7 +8,7 @@ import (
 // gsoLayout is what Segment learns from validating a super-packet once.
 type gsoLayout struct {
 	v6       bool
-	proto    uint8 // protoTCP or protoUDP
+	proto    uint8 // encap.ProtoTCP or encap.ProtoUDP
 	ipHdrLen int
 	hdrLen   int // IP + L4 header bytes copied in front of every segment
 	gsoSize  int

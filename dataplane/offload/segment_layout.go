@@ -3,6 +3,8 @@ package offload
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/podfwd/podfwd/encap"
 )
 
 // parse validates pkt against hdr and fills l. The packet length is taken
@@ -18,14 +20,14 @@ func (l *gsoLayout) parse(pkt []byte, hdr *VirtioNetHdr) error {
 		if version != 4 {
 			return fmt.Errorf("GSO TCPv4 on IP version %d: %w", version, ErrMalformed)
 		}
-		l.proto = protoTCP
+		l.proto = encap.ProtoTCP
 	case GSOTCPv6:
 		if version != 6 {
 			return fmt.Errorf("GSO TCPv6 on IP version %d: %w", version, ErrMalformed)
 		}
-		l.proto = protoTCP
+		l.proto = encap.ProtoTCP
 	case GSOUDPL4:
-		l.proto = protoUDP
+		l.proto = encap.ProtoUDP
 	default:
 		return fmt.Errorf("GSO type %#x: %w", hdr.GSOType, ErrUnsupportedGSO)
 	}
@@ -43,7 +45,7 @@ func (l *gsoLayout) parse(pkt []byte, hdr *VirtioNetHdr) error {
 	if payload == 0 {
 		return fmt.Errorf("GSO super-packet without payload: %w", ErrMalformed)
 	}
-	if l.hdrLen+min(payload, l.gsoSize)-l.v6Base() > ipv4MaxLength {
+	if l.hdrLen+min(payload, l.gsoSize)-l.v6Base() > encap.IPv4MaxLen {
 		return fmt.Errorf("segment exceeds the IP length field: %w", ErrMalformed)
 	}
 	l.segments = (payload + l.gsoSize - 1) / l.gsoSize
@@ -53,7 +55,7 @@ func (l *gsoLayout) parse(pkt []byte, hdr *VirtioNetHdr) error {
 // v6Base is the part of a segment not counted by the IP length field.
 func (l *gsoLayout) v6Base() int {
 	if l.v6 {
-		return ipv6Len
+		return encap.IPv6Len
 	}
 	return 0
 }
@@ -61,30 +63,30 @@ func (l *gsoLayout) v6Base() int {
 func (l *gsoLayout) parseIP(pkt []byte, version byte) error {
 	switch version {
 	case 4:
-		if len(pkt) < ipv4MinLen {
+		if len(pkt) < encap.IPv4MinLen {
 			return fmt.Errorf("short IPv4 header: %w", ErrMalformed)
 		}
 		l.v6 = false
 		l.ipHdrLen = int(pkt[0]&0x0f) * 4
-		if l.ipHdrLen < ipv4MinLen || l.ipHdrLen > len(pkt) {
+		if l.ipHdrLen < encap.IPv4MinLen || l.ipHdrLen > len(pkt) {
 			return fmt.Errorf("IPv4 IHL %d: %w", l.ipHdrLen, ErrMalformed)
 		}
-		if pkt[ipv4FragOff]&(ipv4FlagMF|ipv4OffsetHi) != 0 || pkt[ipv4FragOff+1] != 0 {
+		if binary.BigEndian.Uint16(pkt[encap.IPv4FlagsFragOffset:])&(encap.IPv4FlagMF|encap.IPv4FragOffsetMask) != 0 {
 			return fmt.Errorf("GSO on an IPv4 fragment: %w", ErrMalformed)
 		}
-		if pkt[ipv4Protocol] != l.proto {
-			return fmt.Errorf("IPv4 protocol %d for GSO of %d: %w", pkt[ipv4Protocol], l.proto, ErrMalformed)
+		if pkt[encap.IPv4ProtocolOffset] != l.proto {
+			return fmt.Errorf("IPv4 protocol %d for GSO of %d: %w", pkt[encap.IPv4ProtocolOffset], l.proto, ErrMalformed)
 		}
 	case 6:
-		if len(pkt) < ipv6Len {
+		if len(pkt) < encap.IPv6Len {
 			return fmt.Errorf("short IPv6 header: %w", ErrMalformed)
 		}
 		l.v6 = true
-		l.ipHdrLen = ipv6Len
+		l.ipHdrLen = encap.IPv6Len
 		// Extension headers would need walking; the kernel's TUN never
 		// puts them in front of a TSO/USO packet it hands us.
-		if pkt[ipv6NextHeader] != l.proto {
-			return fmt.Errorf("IPv6 next header %d for GSO of %d: %w", pkt[ipv6NextHeader], l.proto, ErrUnsupportedGSO)
+		if pkt[encap.IPv6NextHeaderOffset] != l.proto {
+			return fmt.Errorf("IPv6 next header %d for GSO of %d: %w", pkt[encap.IPv6NextHeaderOffset], l.proto, ErrUnsupportedGSO)
 		}
 	default:
 		return fmt.Errorf("IP version %d: %w", version, ErrMalformed)
@@ -93,22 +95,22 @@ func (l *gsoLayout) parseIP(pkt []byte, version byte) error {
 }
 
 func (l *gsoLayout) parseL4(pkt []byte, hdr *VirtioNetHdr) error {
-	csumOffset := udpChecksum
-	if l.proto == protoTCP {
-		csumOffset = tcpChecksum
-		if len(pkt) < l.ipHdrLen+tcpMinLen {
+	csumOffset := encap.UDPChecksumOffset
+	if l.proto == encap.ProtoTCP {
+		csumOffset = encap.TCPChecksumOffset
+		if len(pkt) < l.ipHdrLen+encap.TCPMinLen {
 			return fmt.Errorf("short TCP header: %w", ErrMalformed)
 		}
-		tcpLen := int(pkt[l.ipHdrLen+tcpDataOff]>>4) * 4
-		if tcpLen < tcpMinLen || l.ipHdrLen+tcpLen > len(pkt) {
+		tcpLen := int(pkt[l.ipHdrLen+encap.TCPDataOffOffset]>>4) * 4
+		if tcpLen < encap.TCPMinLen || l.ipHdrLen+tcpLen > len(pkt) {
 			return fmt.Errorf("TCP data offset %d: %w", tcpLen, ErrMalformed)
 		}
 		l.hdrLen = l.ipHdrLen + tcpLen
 	} else {
-		if len(pkt) < l.ipHdrLen+udpLen {
+		if len(pkt) < l.ipHdrLen+encap.UDPLen {
 			return fmt.Errorf("short UDP header: %w", ErrMalformed)
 		}
-		l.hdrLen = l.ipHdrLen + udpLen
+		l.hdrLen = l.ipHdrLen + encap.UDPLen
 	}
 	// hdr.HdrLen is advisory (guests are known to get it wrong), so the
 	// header length comes from the packet; csum_start, when given, must
@@ -123,33 +125,33 @@ func (l *gsoLayout) parseL4(pkt []byte, hdr *VirtioNetHdr) error {
 // the super-packet's payload) that was just copied into seg.
 func (l *gsoLayout) fixSegment(seg []byte, i, off int) {
 	if l.v6 {
-		binary.BigEndian.PutUint16(seg[ipv6PayloadLen:], uint16(len(seg)-ipv6Len))
+		binary.BigEndian.PutUint16(seg[encap.IPv6PayloadLenOffset:], uint16(len(seg)-encap.IPv6Len))
 	} else {
-		binary.BigEndian.PutUint16(seg[ipv4TotalLen:], uint16(len(seg)))
-		id := binary.BigEndian.Uint16(seg[ipv4ID:])
-		binary.BigEndian.PutUint16(seg[ipv4ID:], id+uint16(i))
+		binary.BigEndian.PutUint16(seg[encap.IPv4TotalLenOffset:], uint16(len(seg)))
+		id := binary.BigEndian.Uint16(seg[encap.IPv4IDOffset:])
+		binary.BigEndian.PutUint16(seg[encap.IPv4IDOffset:], id+uint16(i))
 		putIPv4HeaderChecksum(seg[:l.ipHdrLen])
 	}
 	l4 := seg[l.ipHdrLen:]
 	var field int
-	if l.proto == protoTCP {
-		seq := binary.BigEndian.Uint32(l4[tcpSeq:])
-		binary.BigEndian.PutUint32(l4[tcpSeq:], seq+uint32(off))
+	if l.proto == encap.ProtoTCP {
+		seq := binary.BigEndian.Uint32(l4[encap.TCPSeqOffset:])
+		binary.BigEndian.PutUint32(l4[encap.TCPSeqOffset:], seq+uint32(off))
 		if i != l.segments-1 {
-			l4[tcpFlags] &^= tcpFlagFIN | tcpFlagPSH
+			l4[encap.TCPFlagsOffset] &^= encap.TCPFlagFIN | encap.TCPFlagPSH
 		}
 		if i != 0 {
-			l4[tcpFlags] &^= tcpFlagCWR
+			l4[encap.TCPFlagsOffset] &^= encap.TCPFlagCWR
 		}
-		field = tcpChecksum
+		field = encap.TCPChecksumOffset
 	} else {
-		binary.BigEndian.PutUint16(l4[udpLength:], uint16(len(l4)))
-		field = udpChecksum
+		binary.BigEndian.PutUint16(l4[encap.UDPLengthOffset:], uint16(len(l4)))
+		field = encap.UDPChecksumOffset
 	}
 	l4[field], l4[field+1] = 0, 0
 	src, dst := ipAddrs(seg, l.v6)
 	sum := ^foldSum(sumBytes(l4, pseudoHeaderSum(src, dst, l.proto, len(l4))))
-	if sum == 0 && l.proto == protoUDP {
+	if sum == 0 && l.proto == encap.ProtoUDP {
 		sum = 0xffff // zero means "no checksum" in UDP
 	}
 	binary.BigEndian.PutUint16(l4[field:], sum)

@@ -24,8 +24,8 @@ func podFrameToIP(frame []byte) (off, n int, ok bool) {
 	if len(frame) < encap.EthernetLen {
 		return 0, 0, false
 	}
-	switch binary.BigEndian.Uint16(frame[12:]) {
-	case 0x0800, 0x86dd:
+	switch encap.Ethernet(frame).EtherType() {
+	case encap.EtherTypeIPv4, encap.EtherTypeIPv6:
 	default:
 		return 0, 0, false
 	}
@@ -36,20 +36,6 @@ func podFrameToIP(frame []byte) (off, n int, ok bool) {
 	completeL4Checksum(pkt)
 	return encap.EthernetLen, len(pkt), true
 }
-
-// IP header fields completeL4Checksum reads.
-const (
-	ipv4Proto    = 9
-	ipv4FragOff  = 6
-	ipv4Src      = 12
-	ipv6NextHdr  = 6
-	ipv6Src      = 8
-	ipv6HdrLen   = 40
-	protoTCP     = 6
-	protoUDP     = 17
-	tcpCsumField = 16
-	udpCsumField = 6
-)
 
 // completeL4Checksum writes the full checksum of a TCP or UDP packet that
 // is not fragmented (IPv4) and follows the fixed header directly (IPv6).
@@ -68,34 +54,34 @@ func completeL4Checksum(pkt []byte) bool {
 	switch pkt[0] >> 4 {
 	case 4:
 		ihl := int(pkt[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(pkt[2:]))
+		total := int(binary.BigEndian.Uint16(pkt[encap.IPv4TotalLenOffset:]))
 		if ihl < encap.IPv4MinLen || total < ihl || total > len(pkt) {
 			return false
 		}
-		if binary.BigEndian.Uint16(pkt[ipv4FragOff:])&0x3fff != 0 {
+		if binary.BigEndian.Uint16(pkt[encap.IPv4FlagsFragOffset:])&(encap.IPv4FlagMF|encap.IPv4FragOffsetMask) != 0 {
 			return false // a fragment: its checksum was computed before fragmenting
 		}
-		proto, l4 = pkt[ipv4Proto], pkt[ihl:total]
-		pseudo = encap.PseudoHeader4([4]byte(pkt[ipv4Src:]), [4]byte(pkt[ipv4Src+4:]), proto, len(l4))
+		proto, l4 = pkt[encap.IPv4ProtocolOffset], pkt[ihl:total]
+		pseudo = encap.PseudoHeader4([4]byte(pkt[encap.IPv4SrcOffset:]), [4]byte(pkt[encap.IPv4DstOffset:]), proto, len(l4))
 	case 6:
-		if len(pkt) < ipv6HdrLen {
+		if len(pkt) < encap.IPv6Len {
 			return false
 		}
-		end := ipv6HdrLen + int(binary.BigEndian.Uint16(pkt[4:]))
+		end := encap.IPv6Len + int(binary.BigEndian.Uint16(pkt[encap.IPv6PayloadLenOffset:]))
 		if end > len(pkt) {
 			return false
 		}
-		proto, l4 = pkt[ipv6NextHdr], pkt[ipv6HdrLen:end]
-		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[ipv6Src:]), (*[16]byte)(pkt[ipv6Src+16:]), proto, len(l4))
+		proto, l4 = pkt[encap.IPv6NextHeaderOffset], pkt[encap.IPv6Len:end]
+		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[encap.IPv6SrcOffset:]), (*[16]byte)(pkt[encap.IPv6DstOffset:]), proto, len(l4))
 	default:
 		return false
 	}
 	field := 0
 	switch {
-	case proto == protoTCP && len(l4) >= 20:
-		field = tcpCsumField
-	case proto == protoUDP && len(l4) >= 8:
-		field = udpCsumField
+	case proto == encap.ProtoTCP && len(l4) >= encap.TCPMinLen:
+		field = encap.TCPChecksumOffset
+	case proto == encap.ProtoUDP && len(l4) >= encap.UDPLen:
+		field = encap.UDPChecksumOffset
 		if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(l4[field:]) == 0 {
 			return false
 		}
@@ -104,7 +90,7 @@ func completeL4Checksum(pkt []byte) bool {
 	}
 	binary.BigEndian.PutUint16(l4[field:], 0)
 	sum := encap.Checksum(l4, pseudo)
-	if sum == 0 && proto == protoUDP {
+	if sum == 0 && proto == encap.ProtoUDP {
 		sum = 0xffff // 0 would mean "no checksum"
 	}
 	binary.BigEndian.PutUint16(l4[field:], sum)
@@ -121,9 +107,9 @@ func ipToPodFrame(buf []byte, start, end int, podMAC, gatewayMAC [6]byte) (int, 
 	if len(pkt) == 0 || encap.DecrementTTL(pkt) != encap.DropNone {
 		return start, false
 	}
-	etherType := uint16(0x0800)
+	etherType := uint16(encap.EtherTypeIPv4)
 	if pkt[0]>>4 == 6 {
-		etherType = 0x86dd
+		etherType = encap.EtherTypeIPv6
 	}
 	s, r := encap.PrependEthernet(buf, start, podMAC, gatewayMAC, etherType)
 	return s, r == encap.DropNone

@@ -115,11 +115,11 @@ func ipDestination(pkt []byte) (netip.Addr, bool) {
 	switch pkt[0] >> 4 {
 	case 4:
 		if len(pkt) >= encap.IPv4MinLen {
-			return netip.AddrFrom4([4]byte(pkt[16:20])), true
+			return netip.AddrFrom4([4]byte(pkt[encap.IPv4DstOffset : encap.IPv4DstOffset+4])), true
 		}
 	case 6:
-		if len(pkt) >= ipv6HdrLen {
-			return netip.AddrFrom16([16]byte(pkt[24:40])), true
+		if len(pkt) >= encap.IPv6Len {
+			return netip.AddrFrom16([16]byte(pkt[encap.IPv6DstOffset : encap.IPv6DstOffset+16])), true
 		}
 	}
 	return netip.Addr{}, false
