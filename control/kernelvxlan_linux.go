@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -50,11 +51,11 @@ func vtepAddr(cidrs []netip.Prefix) (netip.Addr, bool) {
 // routes match cfg.
 func (k *KernelVXLAN) Apply(cfg *dataplane.Config) error {
 	if !cfg.LocalUnderlay.Is4() {
-		return fmt.Errorf("%w: io kernel needs an IPv4 underlay", ErrConfig)
+		return fmt.Errorf("%w: io kernel needs an IPv4 underlay", config.ErrConfig)
 	}
 	local, ok := vtepAddr(cfg.LocalPodCIDRs)
 	if !ok {
-		return fmt.Errorf("%w: io kernel needs an IPv4 pod CIDR", ErrConfig)
+		return fmt.Errorf("%w: io kernel needs an IPv4 pod CIDR", config.ErrConfig)
 	}
 	if err := k.ensureDevice(cfg, local); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
 	"github.com/podfwd/podfwd/internal/kubetest"
@@ -64,7 +65,7 @@ func serviceAccountClient(t *testing.T, c *kubetest.Cluster) kubernetes.Interfac
 
 func kubeTestBase(underlay string) *dataplane.Config {
 	a := netip.MustParseAddr(underlay)
-	return &dataplane.Config{Encap: encap.KindVXLAN, VNI: 1, Port: 8472, LocalUnderlay: a, LocalVTEPMAC: VTEPMACFor(a)}
+	return &dataplane.Config{Encap: encap.KindVXLAN, VNI: 1, Port: 8472, LocalUnderlay: a, LocalVTEPMAC: config.VTEPMACFor(a)}
 }
 
 func createNode(ctx context.Context, t testing.TB, cs kubernetes.Interface, name, cidr, addr string) {
@@ -146,7 +147,7 @@ func testConfigFollowsNodes(t *testing.T, admin, sa kubernetes.Interface) {
 	if !slices.Equal(first.LocalPodCIDRs, []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}) {
 		t.Fatalf("local pod CIDRs %v, want our Node's", first.LocalPodCIDRs)
 	}
-	if p := first.Peers[0]; p.Underlay != netip.MustParseAddr("10.0.1.2") || p.VTEPMAC != VTEPMACFor(p.Underlay) {
+	if p := first.Peers[0]; p.Underlay != netip.MustParseAddr("10.0.1.2") || p.VTEPMAC != config.VTEPMACFor(p.Underlay) {
 		t.Fatalf("peer cf-b: %+v", p)
 	}
 

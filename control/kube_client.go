@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/podfwd/podfwd/config"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -14,7 +15,7 @@ import (
 // kubeconfig file, or the in-cluster config (the pod's ServiceAccount)
 // when k names none; with k.Socket, every connection dials that unix
 // socket instead of the host, while TLS still verifies the host's name.
-func KubeRESTConfig(k Kubernetes) (*rest.Config, error) {
+func KubeRESTConfig(k config.Kubernetes) (*rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -25,7 +26,7 @@ func KubeRESTConfig(k Kubernetes) (*rest.Config, error) {
 		cfg, err = rest.InClusterConfig()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: kubernetes: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: kubernetes: %w", config.ErrConfig, err)
 	}
 	cfg.UserAgent = "podfwd"
 	if k.Socket != "" {
@@ -39,14 +40,14 @@ func KubeRESTConfig(k Kubernetes) (*rest.Config, error) {
 }
 
 // NewKubeClient is a clientset for KubeRESTConfig(k).
-func NewKubeClient(k Kubernetes) (kubernetes.Interface, error) {
+func NewKubeClient(k config.Kubernetes) (kubernetes.Interface, error) {
 	cfg, err := KubeRESTConfig(k)
 	if err != nil {
 		return nil, err
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: kubernetes: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: kubernetes: %w", config.ErrConfig, err)
 	}
 	return cs, nil
 }

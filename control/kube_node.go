@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -74,9 +75,9 @@ func viewNode(n *corev1.Node, family4 bool) nodeView {
 		return v
 	}
 	v.peer.Underlay = under
-	v.peer.VTEPMAC = VTEPMACFor(under)
+	v.peer.VTEPMAC = config.VTEPMACFor(under)
 	if s, ok := ann[AnnotationVTEPMAC]; ok {
-		mac, err := parseMAC(AnnotationVTEPMAC, s)
+		mac, err := config.ParseMAC(AnnotationVTEPMAC, s)
 		if err != nil {
 			v.skip = err.Error()
 			return v

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
 	corev1 "k8s.io/api/core/v1"
@@ -33,18 +34,18 @@ func TestViewNode(t *testing.T) {
 	}{
 		{"internal IP", testNode("a", []string{"10.244.1.0/24"}, nil, internal("fd00::1"), internal("10.0.0.1")),
 			"", dataplane.Peer{Name: "a", Underlay: netip.MustParseAddr("10.0.0.1"), Underlay6: netip.MustParseAddr("fd00::1"),
-				VTEPMAC: VTEPMACFor(netip.MustParseAddr("10.0.0.1")), PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}}},
+				VTEPMAC: config.VTEPMACFor(netip.MustParseAddr("10.0.0.1")), PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")}}},
 		{"annotation beats internal IP, MAC annotation",
 			testNode("b", []string{"10.244.2.0/24", "fd00:244:2::/64"}, map[string]string{AnnotationPublicIP: "10.0.0.2", AnnotationVTEPMAC: "0a:01:02:03:04:05"}, internal("10.9.9.9")),
 			"", dataplane.Peer{Name: "b", Underlay: netip.MustParseAddr("10.0.0.2"), VTEPMAC: mac,
 				PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24"), netip.MustParsePrefix("fd00:244:2::/64")}}},
 		{"overwrite beats public-ip",
 			testNode("c", []string{"10.244.3.0/24"}, map[string]string{AnnotationPublicIP: "10.0.0.3", AnnotationPublicIPOverwrite: "192.168.7.3"}),
-			"", dataplane.Peer{Name: "c", Underlay: netip.MustParseAddr("192.168.7.3"), VTEPMAC: VTEPMACFor(netip.MustParseAddr("192.168.7.3")),
+			"", dataplane.Peer{Name: "c", Underlay: netip.MustParseAddr("192.168.7.3"), VTEPMAC: config.VTEPMACFor(netip.MustParseAddr("192.168.7.3")),
 				PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.3.0/24")}}},
 		{"legacy podCIDR field", &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "d"}, Spec: corev1.NodeSpec{PodCIDR: "10.244.4.0/24"},
 			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: "1.1.1.1"}, internal("10.0.0.4")}}},
-			"", dataplane.Peer{Name: "d", Underlay: netip.MustParseAddr("10.0.0.4"), VTEPMAC: VTEPMACFor(netip.MustParseAddr("10.0.0.4")),
+			"", dataplane.Peer{Name: "d", Underlay: netip.MustParseAddr("10.0.0.4"), VTEPMAC: config.VTEPMACFor(netip.MustParseAddr("10.0.0.4")),
 				PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.4.0/24")}}},
 		{"no pod CIDR", testNode("e", nil, nil, internal("10.0.0.5")), "no pod CIDR", dataplane.Peer{}},
 		{"host bits", testNode("f", []string{"10.244.6.1/24"}, nil, internal("10.0.0.6")), "canonical", dataplane.Peer{}},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/control/masq"
 	"github.com/podfwd/podfwd/dataplane"
 )
@@ -15,7 +16,7 @@ import (
 // Follow, and the table goes when Stop is called.
 type Masquerade struct {
 	log    *slog.Logger
-	policy MasqueradePolicy
+	policy config.MasqueradePolicy
 	table  masq.Table
 	wg     sync.WaitGroup
 }
@@ -23,7 +24,7 @@ type Masquerade struct {
 // StartMasquerade programs the table for cfg, adopting one a crashed run
 // left behind. With the policy off it removes such a table instead, so a
 // switch from on to off never leaves a stale NAT rule.
-func StartMasquerade(log *slog.Logger, policy MasqueradePolicy, cfg *dataplane.Config) (*Masquerade, error) {
+func StartMasquerade(log *slog.Logger, policy config.MasqueradePolicy, cfg *dataplane.Config) (*Masquerade, error) {
 	m := &Masquerade{log: log, policy: policy}
 	leftover, err := m.table.Present()
 	if err != nil {
@@ -38,7 +39,7 @@ func StartMasquerade(log *slog.Logger, policy MasqueradePolicy, cfg *dataplane.C
 		}
 		return m, nil
 	}
-	if err := m.table.Apply(policy.Rules(cfg)); err != nil {
+	if err := m.table.Apply(masqueradeRules(policy, cfg)); err != nil {
 		return nil, fmt.Errorf("masquerade: %w", err)
 	}
 	log.Info("egress masquerade on", "table", "inet "+masq.TableName, "adopted", leftover,
@@ -69,7 +70,7 @@ func (m *Masquerade) Follow(ctx context.Context, updates <-chan *dataplane.Confi
 					return
 				}
 			}
-			if err := m.table.Apply(m.policy.Rules(next)); err != nil {
+			if err := m.table.Apply(masqueradeRules(m.policy, next)); err != nil {
 				m.log.Error("masquerade table not updated; keeping the previous one", "generation", next.Generation, "err", err)
 			}
 			select {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -131,16 +132,16 @@ func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
 }
 
 // LookupInterface reads an interface's addresses and MTU through netlink.
-func LookupInterface(name string) (Interface, error) {
+func LookupInterface(name string) (config.Interface, error) {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
-		return Interface{}, fmt.Errorf("interface %q: %w", name, err)
+		return config.Interface{}, fmt.Errorf("interface %q: %w", name, err)
 	}
 	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
-		return Interface{}, fmt.Errorf("addresses of %q: %w", name, err)
+		return config.Interface{}, fmt.Errorf("addresses of %q: %w", name, err)
 	}
-	ifc := Interface{MTU: link.Attrs().MTU}
+	ifc := config.Interface{MTU: link.Attrs().MTU}
 	for _, a := range addrs {
 		if ip, ok := netip.AddrFromSlice(a.IP); ok {
 			ifc.Addrs = append(ifc.Addrs, ip.Unmap())

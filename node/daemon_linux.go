@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/linuxio"
@@ -27,7 +28,7 @@ func (u *undoStack) run() {
 
 // runDaemon runs the node's io path with the egress masquerade around it,
 // so every io has it, kept in step with the same configs.
-func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
+func runDaemon(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
 	policy, err := file.MasqueradePolicy()
 	if err != nil {
 		return err
@@ -49,12 +50,12 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 // runPath brings the node's dataplane up with cfg, applies every later
 // config from updates (nil for a static config) until ctx ends, and
 // removes everything it created on the way out.
-func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
-	_, native, _ := control.EncapKind(file.Encap)
+func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
+	_, native, _ := config.EncapKind(file.Encap)
 	if native {
 		return runNative(ctx, log, file, cfg, updates, extra)
 	}
-	if file.IO == control.IOKernel {
+	if file.IO == config.IOKernel {
 		return runKernel(ctx, log, file, cfg, updates, extra)
 	}
 	var undo undoStack
@@ -70,7 +71,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	}
 	undo.push(ports.close)
 	var direct *podDirect
-	if file.IO == control.IOXDP && file.XDP.Pods {
+	if file.IO == config.IOXDP && file.XDP.Pods {
 		if direct, err = openPodDirect(log, file); err != nil {
 			return err
 		}
@@ -138,7 +139,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	var following sync.WaitGroup
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	if file.IO == control.IOXDP {
+	if file.IO == config.IOXDP {
 		// Whole frames need the underlay MACs, which the control plane
 		// does not know and the kernel may change at any time: every
 		// config passes through frameConfigs, which the follower also
@@ -196,7 +197,7 @@ func applyUpdates(ctx context.Context, log *slog.Logger, updates <-chan *datapla
 
 // runNative programs routes to each peer's pod CIDRs via the peer's
 // underlay address (host-gw); no packet passes through podfwd.
-func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
+func runNative(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
 	routes := nativeRoutes(log, cfg)
 	if err := control.ReconcileRoutes(routes); err != nil {
 		_ = control.RemoveOwnedRoutes()

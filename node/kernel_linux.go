@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,7 @@ import (
 // (device, FDB, permanent neighbours, onlink routes), and kept in step with
 // every config. No packet passes through podfwd. The device and routes are
 // removed on exit.
-func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
+func runKernel(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
 	k := &control.KernelVXLAN{Underlay: file.Underlay.Interface}
 	if err := k.Apply(cfg); err != nil {
 		if rerr := k.Remove(); rerr != nil {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,14 +20,14 @@ import (
 // later config, and clears our Node's NetworkUnavailable condition once
 // the dataplane is up. While the API server is unreachable, forwarding
 // goes on with the last config.
-func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *dataplane.Config) error {
+func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dataplane.Config) error {
 	client, err := control.NewKubeClient(file.Kubernetes)
 	if err != nil {
 		return err
 	}
 	if base == nil {
 		if !retry(ctx, log, "reading our Node's InternalIP for the underlay", func() error {
-			return file.ResolveNodeUnderlay(ctx, client)
+			return control.ResolveNodeUnderlay(ctx, client, file)
 		}) {
 			return nil
 		}

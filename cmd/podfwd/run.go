@@ -10,6 +10,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/node"
@@ -38,7 +39,7 @@ func runCommand(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	file, err := control.LoadFile(*cfgPath)
+	file, err := config.LoadFile(*cfgPath)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
-// Package control turns sources of truth (a static file today, Kubernetes
-// Nodes later) into one immutable dataplane.Config, and programs the kernel
-// (TUN link, routes) to match it. The dataplane never calls back into it.
-package control
+// Package config is the daemon's configuration file: it decodes the YAML
+// strictly (an unknown field is an error), fills in the defaults, and
+// validates it into the dataplane's Config, with errors that name the
+// field. It reads no cluster state and programs nothing: the Kubernetes
+// source (package kube) and the host programming (package hostnet) take
+// what it returns.
+package config
 
 import (
 	"bytes"
@@ -121,7 +124,9 @@ type Peer struct {
 // ErrConfig wraps every configuration error; the message names the field.
 var ErrConfig = errors.New("config")
 
-func fieldErr(field, format string, args ...any) error {
+// FieldError is a configuration error about field: it wraps ErrConfig and
+// reads "config: FIELD: MESSAGE".
+func FieldError(field, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
 }
 
@@ -172,21 +177,22 @@ func parsePrefixes(field string, in []string) ([]netip.Prefix, error) {
 	for i, s := range in {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%q is not a CIDR: %v", s, err)
+			return nil, FieldError(fmt.Sprintf("%s[%d]", field, i), "%q is not a CIDR: %v", s, err)
 		}
 		if p != p.Masked() {
-			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%s has host bits set (did you mean %s?)", p, p.Masked())
+			return nil, FieldError(fmt.Sprintf("%s[%d]", field, i), "%s has host bits set (did you mean %s?)", p, p.Masked())
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-func parseMAC(field, s string) ([6]byte, error) {
+// ParseMAC parses an Ethernet MAC address; the error names field.
+func ParseMAC(field, s string) ([6]byte, error) {
 	var mac [6]byte
 	hw, err := net.ParseMAC(s)
 	if err != nil || len(hw) != 6 {
-		return mac, fieldErr(field, "%q is not an Ethernet MAC address", s)
+		return mac, FieldError(field, "%q is not an Ethernet MAC address", s)
 	}
 	copy(mac[:], hw)
 	return mac, nil

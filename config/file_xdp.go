@@ -1,4 +1,4 @@
-package control
+package config
 
 // XDP tunes `io: xdp`; every field is optional.
 type XDP struct {
@@ -33,21 +33,21 @@ const (
 // validate checks the XDP settings and fills in the defaults.
 func (x *XDP) validate() error {
 	if x.Queue != nil && *x.Queue < 0 {
-		return fieldErr("xdp.queue", "%d is negative", *x.Queue)
+		return FieldError("xdp.queue", "%d is negative", *x.Queue)
 	}
 	switch x.Mode {
 	case "":
 		x.Mode = XDPModeAuto
 	case XDPModeAuto, XDPModeNative, XDPModeGeneric:
 	default:
-		return fieldErr("xdp.mode", "%q is not one of auto, native, generic", x.Mode)
+		return FieldError("xdp.mode", "%q is not one of auto, native, generic", x.Mode)
 	}
 	switch x.ZeroCopy {
 	case "":
 		x.ZeroCopy = XDPZeroCopyAuto
 	case XDPZeroCopyAuto, XDPZeroCopyOn, XDPZeroCopyOff:
 	default:
-		return fieldErr("xdp.zeroCopy", "%q is not one of auto, on, off", x.ZeroCopy)
+		return FieldError("xdp.zeroCopy", "%q is not one of auto, on, off", x.ZeroCopy)
 	}
 	return nil
 }

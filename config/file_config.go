@@ -1,4 +1,4 @@
-package control
+package config
 
 import (
 	"fmt"
@@ -42,7 +42,7 @@ func EncapKind(name string) (kind encap.Kind, native bool, err error) {
 	case "none":
 		return 0, true, nil
 	}
-	return 0, false, fieldErr("encap", "%q is not one of vxlan, geneve, ipip, none", name)
+	return 0, false, FieldError("encap", "%q is not one of vxlan, geneve, ipip, none", name)
 }
 
 // DataplaneConfig validates f and turns it into the dataplane's config,
@@ -63,29 +63,29 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 			return nil, err
 		}
 		if f.Underlay.Interface == "" && !native {
-			return nil, fieldErr("underlay.interface", "io xdp needs the underlay interface to attach to")
+			return nil, FieldError("underlay.interface", "io xdp needs the underlay interface to attach to")
 		}
 	case IOKernel:
 		if f.Encap != "vxlan" {
-			return nil, fieldErr("encap", "io kernel carries vxlan only (this kernel has no geneve or ipip module), not %q", f.Encap)
+			return nil, FieldError("encap", "io kernel carries vxlan only (this kernel has no geneve or ipip module), not %q", f.Encap)
 		}
 		if f.Underlay.Interface == "" {
-			return nil, fieldErr("underlay.interface", "io kernel needs the underlay interface for its VXLAN device")
+			return nil, FieldError("underlay.interface", "io kernel needs the underlay interface for its VXLAN device")
 		}
 	default:
-		return nil, fieldErr("io", "%q is not one of tun, udp-process, xdp, kernel", f.IO)
+		return nil, FieldError("io", "%q is not one of tun, udp-process, xdp, kernel", f.IO)
 	}
 	if f.NodeName == "" {
-		return nil, fieldErr("nodeName", "missing (set it or the NODE_NAME environment variable)")
+		return nil, FieldError("nodeName", "missing (set it or the NODE_NAME environment variable)")
 	}
 	if f.VNI > 1<<24-1 {
-		return nil, fieldErr("vni", "%d does not fit in 24 bits", f.VNI)
+		return nil, FieldError("vni", "%d does not fit in 24 bits", f.VNI)
 	}
 	if _, err := f.MasqueradePolicy(); err != nil {
 		return nil, err
 	}
 	if len(f.TUN.Name) > 15 {
-		return nil, fieldErr("tun.name", "%q is longer than 15 bytes", f.TUN.Name)
+		return nil, FieldError("tun.name", "%q is longer than 15 bytes", f.TUN.Name)
 	}
 	cfg := &dataplane.Config{Generation: 1, Encap: kind, VNI: f.VNI, Port: f.Port, UnderlayMTU: f.Underlay.MTU}
 	if native {
@@ -98,17 +98,17 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 	if f.Underlay.Address != "" {
 		a, err := netip.ParseAddr(f.Underlay.Address)
 		if err != nil {
-			return nil, fieldErr("underlay.address", "%q is not an IP address", f.Underlay.Address)
+			return nil, FieldError("underlay.address", "%q is not an IP address", f.Underlay.Address)
 		}
 		cfg.LocalUnderlay = a
 	}
 	if f.Underlay.Interface != "" && (!cfg.LocalUnderlay.IsValid() || cfg.UnderlayMTU == 0) {
 		if lookup == nil {
-			return nil, fieldErr("underlay.interface", "cannot look up %q here", f.Underlay.Interface)
+			return nil, FieldError("underlay.interface", "cannot look up %q here", f.Underlay.Interface)
 		}
 		ifc, err := lookup(f.Underlay.Interface)
 		if err != nil {
-			return nil, fieldErr("underlay.interface", "%v", err)
+			return nil, FieldError("underlay.interface", "%v", err)
 		}
 		if cfg.UnderlayMTU == 0 {
 			cfg.UnderlayMTU = ifc.MTU
@@ -121,17 +121,17 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 				}
 			}
 			if !cfg.LocalUnderlay.IsValid() {
-				return nil, fieldErr("underlay.interface", "%s has no IPv4 address", f.Underlay.Interface)
+				return nil, FieldError("underlay.interface", "%s has no IPv4 address", f.Underlay.Interface)
 			}
 		}
 	}
 	if !cfg.LocalUnderlay.IsValid() {
-		return nil, fieldErr("underlay", "set address or interface")
+		return nil, FieldError("underlay", "set address or interface")
 	}
 
 	cfg.LocalVTEPMAC = VTEPMACFor(cfg.LocalUnderlay)
 	if f.VTEPMAC != "" {
-		if cfg.LocalVTEPMAC, err = parseMAC("vtepMAC", f.VTEPMAC); err != nil {
+		if cfg.LocalVTEPMAC, err = ParseMAC("vtepMAC", f.VTEPMAC); err != nil {
 			return nil, err
 		}
 	}
@@ -139,27 +139,27 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 		return nil, err
 	}
 	if len(cfg.LocalPodCIDRs) == 0 {
-		return nil, fieldErr("podCIDRs", "at least one local pod CIDR is required")
+		return nil, FieldError("podCIDRs", "at least one local pod CIDR is required")
 	}
 	for i, p := range f.Peers {
 		field := fmt.Sprintf("peers[%d]", i)
 		if p.Name == "" {
-			return nil, fieldErr(field+".name", "missing")
+			return nil, FieldError(field+".name", "missing")
 		}
 		u, err := netip.ParseAddr(p.Underlay)
 		if err != nil {
-			return nil, fieldErr(field+".underlay", "%q is not an IP address", p.Underlay)
+			return nil, FieldError(field+".underlay", "%q is not an IP address", p.Underlay)
 		}
 		peer := dataplane.Peer{Name: p.Name, Underlay: u, VTEPMAC: VTEPMACFor(u)}
 		if p.Underlay6 != "" {
 			u6, err := netip.ParseAddr(p.Underlay6)
 			if err != nil || !u6.Is6() {
-				return nil, fieldErr(field+".underlay6", "%q is not an IPv6 address", p.Underlay6)
+				return nil, FieldError(field+".underlay6", "%q is not an IPv6 address", p.Underlay6)
 			}
 			peer.Underlay6 = u6
 		}
 		if p.VTEPMAC != "" {
-			if peer.VTEPMAC, err = parseMAC(field+".vtepMAC", p.VTEPMAC); err != nil {
+			if peer.VTEPMAC, err = ParseMAC(field+".vtepMAC", p.VTEPMAC); err != nil {
 				return nil, err
 			}
 		}

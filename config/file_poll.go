@@ -1,4 +1,4 @@
-package control
+package config
 
 import "time"
 
@@ -31,7 +31,7 @@ func (p Poll) SpinDuration() (time.Duration, bool, error) {
 	}
 	d, err := time.ParseDuration(p.Spin)
 	if err != nil || d < 0 || d > 10*time.Millisecond {
-		return 0, false, fieldErr("poll.spin", "%q is not off or a duration from 0 to 10ms", p.Spin)
+		return 0, false, FieldError("poll.spin", "%q is not off or a duration from 0 to 10ms", p.Spin)
 	}
 	return d, true, nil
 }

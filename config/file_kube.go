@@ -1,15 +1,10 @@
-package control
+package config
 
 import (
-	"context"
-	"fmt"
 	"net/netip"
 
 	"github.com/podfwd/podfwd/dataplane"
 	"gopkg.in/yaml.v3"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // UnmarshalYAML accepts `kubernetes: true` (or false) as a shorthand for
@@ -18,7 +13,7 @@ func (k *Kubernetes) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		var on bool
 		if err := n.Decode(&on); err != nil {
-			return fieldErr("kubernetes", "%q is neither a boolean nor a mapping", n.Value)
+			return FieldError("kubernetes", "%q is neither a boolean nor a mapping", n.Value)
 		}
 		*k = Kubernetes{Enabled: on}
 		return nil
@@ -30,7 +25,7 @@ func (k *Kubernetes) UnmarshalYAML(n *yaml.Node) error {
 			switch key := n.Content[i].Value; key {
 			case "enabled", "kubeconfig", "socket":
 			default:
-				return fieldErr("kubernetes."+key, "unknown field")
+				return FieldError("kubernetes."+key, "unknown field")
 			}
 		}
 	}
@@ -45,28 +40,10 @@ func (k *Kubernetes) UnmarshalYAML(n *yaml.Node) error {
 
 // NeedsNodeUnderlay reports whether the file leaves the underlay address to
 // the Kubernetes source: enabled, with neither underlay.address nor
-// underlay.interface set. ResolveNodeUnderlay then fills it in.
+// underlay.interface set. The Kubernetes source then fills it in from our
+// Node (kube.ResolveNodeUnderlay).
 func (f *File) NeedsNodeUnderlay() bool {
 	return f.Kubernetes.Enabled && f.Underlay.Address == "" && f.Underlay.Interface == ""
-}
-
-// ResolveNodeUnderlay sets f.Underlay.Address to our Node's first
-// InternalIP (IPv4 preferred), the address the kubelet reports and that
-// peers fall back to, so a DaemonSet config needs no per-node interface.
-func (f *File) ResolveNodeUnderlay(ctx context.Context, client kubernetes.Interface) error {
-	n, err := client.CoreV1().Nodes().Get(ctx, f.NodeName, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("read our node %s for its InternalIP: %w", f.NodeName, err)
-	}
-	a := internalIP(n, true)
-	if !a.IsValid() {
-		a = internalIP(n, false)
-	}
-	if !a.IsValid() {
-		return fieldErr("underlay", "not set, and node %s has no %s address", f.NodeName, corev1.NodeInternalIP)
-	}
-	f.Underlay.Address = a.String()
-	return nil
 }
 
 // KubeBaseConfig validates f for the Kubernetes source and returns the
@@ -76,7 +53,7 @@ func (f *File) ResolveNodeUnderlay(ctx context.Context, client kubernetes.Interf
 // listing both is an error rather than a silent merge.
 func (f *File) KubeBaseConfig(lookup InterfaceLookup) (*dataplane.Config, error) {
 	if len(f.Peers) > 0 {
-		return nil, fieldErr("peers", "static peers cannot be combined with kubernetes.enabled")
+		return nil, FieldError("peers", "static peers cannot be combined with kubernetes.enabled")
 	}
 	g := *f
 	if len(g.PodCIDRs) == 0 {
