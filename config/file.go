@@ -53,7 +53,7 @@ type File struct {
 	NonMasqueradeCIDRs []string `yaml:"nonMasqueradeCIDRs"`
 }
 
-// Kubernetes configures the Kubernetes source (see NewKubeSource).
+// Kubernetes configures the Kubernetes source (see kube.NewSource).
 type Kubernetes struct {
 	Enabled bool `yaml:"enabled"`
 	// Kubeconfig is a kubeconfig file; empty means the in-cluster config

@@ -47,7 +47,7 @@ func (f *File) NeedsNodeUnderlay() bool {
 }
 
 // KubeBaseConfig validates f for the Kubernetes source and returns the
-// template of its configs (KubeOptions.Base): everything the file decides,
+// template of its configs (kube.Options.Base): everything the file decides,
 // with LocalPodCIDRs only if the file lists some (otherwise our Node's)
 // and no peers. Static peers and Kubernetes exclude each other, so a file
 // listing both is an error rather than a silent merge.

@@ -3,43 +3,17 @@ package control
 import (
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
-
-// inNewNetns runs fn on a locked thread inside a fresh, unnamed network
-// namespace, and always switches back.
-func inNewNetns(t *testing.T, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, err := netns.New() // switches this thread
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic("cannot return to the original network namespace: " + err.Error())
-		}
-		ns.Close()
-	}()
-	fn()
-}
 
 // Reconciling adds what is wanted, removes our stale routes, and never
 // touches a route we do not own.
 func TestReconcileRoutes(t *testing.T) {
 	testenv.RequireRoot(t)
-	inNewNetns(t, func() {
+	testenv.InNewNetns(t, func() {
 		// This kernel has no dummy module; a veth pair serves.
 		link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "pfdummy0"}, PeerName: "pfdummy1"}
 		if err := netlink.LinkAdd(link); err != nil {

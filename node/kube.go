@@ -8,6 +8,7 @@ import (
 	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/kube"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 )
@@ -21,13 +22,13 @@ import (
 // the dataplane is up. While the API server is unreachable, forwarding
 // goes on with the last config.
 func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dataplane.Config) error {
-	client, err := control.NewKubeClient(file.Kubernetes)
+	client, err := kube.NewClient(file.Kubernetes)
 	if err != nil {
 		return err
 	}
 	if base == nil {
 		if !retry(ctx, log, "reading our Node's InternalIP for the underlay", func() error {
-			return control.ResolveNodeUnderlay(ctx, client, file)
+			return kube.ResolveNodeUnderlay(ctx, client, file)
 		}) {
 			return nil
 		}
@@ -35,7 +36,7 @@ func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dat
 			return err
 		}
 	}
-	src, err := control.NewKubeSource(client, control.KubeOptions{NodeName: file.NodeName, Base: base, Logger: log})
+	src, err := kube.NewSource(client, kube.Options{NodeName: file.NodeName, Base: base, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -43,9 +44,9 @@ func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dat
 	defer cancel()
 	go func() { _ = src.Run(ctx) }()
 
-	ann := control.NodeAnnotations(base, file.Encap)
+	ann := kube.NodeAnnotations(base, file.Encap)
 	go retry(ctx, log, "publishing node annotations", func() error {
-		return control.PublishNode(ctx, client, file.NodeName, ann)
+		return kube.PublishNode(ctx, client, file.NodeName, ann)
 	})
 
 	log.Info("kubernetes: waiting for the first config", "node", file.NodeName)
@@ -58,7 +59,7 @@ func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dat
 	up := make(chan *dataplane.Config)
 	go relayUntilUp(ctx, first, src.Updates(), up, func() {
 		if retry(ctx, log, "setting NetworkUnavailable=False", func() error {
-			return control.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
+			return kube.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
 		}) {
 			keepPublished(ctx, log, client, file.NodeName, ann)
 		}
@@ -109,7 +110,7 @@ func keepPublished(ctx context.Context, log *slog.Logger, client kubernetes.Inte
 			return
 		case <-t.C:
 		}
-		wrote, err := control.EnsurePublished(ctx, client, node, ann, true, time.Now())
+		wrote, err := kube.EnsurePublished(ctx, client, node, ann, true, time.Now())
 		switch {
 		case err != nil:
 			log.Warn("kubernetes: re-checking our Node", "err", err)

@@ -1,4 +1,11 @@
-package control
+// Package kube is the Kubernetes side of a node: Source watches the cluster's
+// Nodes and turns them, with the config file's template, into one
+// immutable dataplane.Config per change (peers from the other Nodes'
+// podCIDRs and podfwd.io annotations, our pod CIDRs from our own Node),
+// and the publisher writes our annotations and clears the Node's
+// NetworkUnavailable condition so peers and the scheduler see us. It
+// programs nothing on the host; the dataplane never calls back into it.
+package kube
 
 import (
 	"context"
@@ -21,8 +28,8 @@ import (
 // change before building a config, so a burst becomes one config.
 const DefaultCoalesce = 50 * time.Millisecond
 
-// KubeOptions configures NewKubeSource.
-type KubeOptions struct {
+// Options configures NewSource.
+type Options struct {
 	// NodeName is our own Node: its pod CIDRs become LocalPodCIDRs and it
 	// is never a peer. Required.
 	NodeName string
@@ -39,17 +46,17 @@ type KubeOptions struct {
 	Coalesce time.Duration
 }
 
-// ErrKubeSource wraps errors in the Kubernetes source's options.
-var ErrKubeSource = errors.New("kubernetes source")
+// ErrSource wraps errors in the Kubernetes source's options.
+var ErrSource = errors.New("kubernetes source")
 
-// KubeSource turns the cluster's Nodes into dataplane configs: a shared
+// Source turns the cluster's Nodes into dataplane configs: a shared
 // informer watches every Node (retrying with backoff and resyncing by
 // itself when the API server goes away and comes back), and each change
 // that alters our pod CIDRs or the peer set yields a new config with a
 // higher Generation on Updates. Changes that alter nothing we use (labels,
 // conditions, heartbeats) yield nothing.
-type KubeSource struct {
-	opts     KubeOptions
+type Source struct {
+	opts     Options
 	log      *slog.Logger
 	family4  bool
 	factory  informers.SharedInformerFactory
@@ -69,13 +76,13 @@ type KubeSource struct {
 	waitLogged  bool
 }
 
-// NewKubeSource prepares a source over client; nothing is watched until Run.
-func NewKubeSource(client kubernetes.Interface, opts KubeOptions) (*KubeSource, error) {
+// NewSource prepares a source over client; nothing is watched until Run.
+func NewSource(client kubernetes.Interface, opts Options) (*Source, error) {
 	if opts.NodeName == "" {
-		return nil, fmt.Errorf("%w: NodeName is required", ErrKubeSource)
+		return nil, fmt.Errorf("%w: NodeName is required", ErrSource)
 	}
 	if opts.Base == nil || !opts.Base.LocalUnderlay.IsValid() {
-		return nil, fmt.Errorf("%w: Base with a LocalUnderlay is required", ErrKubeSource)
+		return nil, fmt.Errorf("%w: Base with a LocalUnderlay is required", ErrSource)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -83,7 +90,7 @@ func NewKubeSource(client kubernetes.Interface, opts KubeOptions) (*KubeSource, 
 	if opts.Coalesce <= 0 {
 		opts.Coalesce = DefaultCoalesce
 	}
-	s := &KubeSource{
+	s := &Source{
 		opts:    opts,
 		log:     opts.Logger,
 		family4: opts.Base.LocalUnderlay.Is4(),
@@ -94,14 +101,14 @@ func NewKubeSource(client kubernetes.Interface, opts KubeOptions) (*KubeSource, 
 	s.factory = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(slimNode))
 	s.informer = s.factory.Core().V1().Nodes().Informer()
 	if err := s.informer.SetWatchErrorHandlerWithContext(s.sync.watchError); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrKubeSource, err)
+		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	if _, err := s.informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.observe(obj) },
 		UpdateFunc: func(_, obj any) { s.observe(obj) },
 		DeleteFunc: s.forget,
 	}); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrKubeSource, err)
+		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	return s, nil
 }
@@ -110,10 +117,10 @@ func NewKubeSource(client kubernetes.Interface, opts KubeOptions) (*KubeSource, 
 // taken is replaced by a newer one, so a slow reader skips to the latest
 // and never blocks the source. The first config comes after the informer
 // has synced and our Node's pod CIDRs are known.
-func (s *KubeSource) Updates() <-chan *dataplane.Config { return s.updates }
+func (s *Source) Updates() <-chan *dataplane.Config { return s.updates }
 
 // Run watches Nodes and sends configs until ctx ends; it returns nil then.
-func (s *KubeSource) Run(ctx context.Context) error {
+func (s *Source) Run(ctx context.Context) error {
 	s.factory.Start(ctx.Done())
 	defer s.factory.Shutdown()
 	start := time.Now()
@@ -167,7 +174,7 @@ func slimNode(obj any) (any, error) {
 
 // observe records a Node's view and kicks a rebuild only if the view
 // changed: an update that touches nothing we use stops here.
-func (s *KubeSource) observe(obj any) {
+func (s *Source) observe(obj any) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
 		return
@@ -189,7 +196,7 @@ func (s *KubeSource) observe(obj any) {
 
 // forget drops a deleted Node; a delete seen only after a relist arrives
 // as a tombstone.
-func (s *KubeSource) forget(obj any) {
+func (s *Source) forget(obj any) {
 	var name string
 	switch o := obj.(type) {
 	case *corev1.Node:
@@ -208,7 +215,7 @@ func (s *KubeSource) forget(obj any) {
 	}
 }
 
-func (s *KubeSource) poke() {
+func (s *Source) poke() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -216,7 +223,7 @@ func (s *KubeSource) poke() {
 }
 
 // rebuild derives the peer set and sends a config when it changed.
-func (s *KubeSource) rebuild() {
+func (s *Source) rebuild() {
 	s.mu.Lock()
 	set, dropped, ok := buildPeerSet(s.opts.NodeName, s.views, s.opts.Base.LocalPodCIDRs, s.opts.Base.LocalUnderlay)
 	s.mu.Unlock()
@@ -249,7 +256,7 @@ func (s *KubeSource) rebuild() {
 
 // send replaces an untaken config with cfg. Run is the only sender, so
 // after draining, the send cannot block.
-func (s *KubeSource) send(cfg *dataplane.Config) {
+func (s *Source) send(cfg *dataplane.Config) {
 	s.sync.configSent(time.Now())
 	select {
 	case s.updates <- cfg:

@@ -1,4 +1,4 @@
-package control
+package kube
 
 import (
 	"context"
@@ -80,10 +80,10 @@ func createNode(ctx context.Context, t testing.TB, cs kubernetes.Interface, name
 }
 
 // startSource runs a source as client until the test ends.
-func startSource(t testing.TB, client kubernetes.Interface, self, underlay string) *KubeSource {
+func startSource(t testing.TB, client kubernetes.Interface, self, underlay string) *Source {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	src, err := NewKubeSource(client, KubeOptions{NodeName: self, Base: kubeTestBase(underlay), Logger: log})
+	src, err := NewSource(client, Options{NodeName: self, Base: kubeTestBase(underlay), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func startSource(t testing.TB, client kubernetes.Interface, self, underlay strin
 
 // waitConfig returns the first config from src that satisfies ok, failing t
 // after timeout. Configs that do not satisfy ok are skipped.
-func waitConfig(t testing.TB, src *KubeSource, timeout time.Duration, what string, ok func(*dataplane.Config) bool) *dataplane.Config {
+func waitConfig(t testing.TB, src *Source, timeout time.Duration, what string, ok func(*dataplane.Config) bool) *dataplane.Config {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -113,7 +113,7 @@ func waitConfig(t testing.TB, src *KubeSource, timeout time.Duration, what strin
 }
 
 // noConfig fails t if src sends a config within d.
-func noConfig(t testing.TB, src *KubeSource, d time.Duration, why string) {
+func noConfig(t testing.TB, src *Source, d time.Duration, why string) {
 	t.Helper()
 	select {
 	case cfg := <-src.Updates():

@@ -1,4 +1,4 @@
-package control
+package kube
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/internal/kubetest"
 	"github.com/podfwd/podfwd/internal/testenv"
@@ -111,7 +112,7 @@ func measureInstall(t *testing.T, cfg *dataplane.Config) {
 	}
 	t.Logf("engine SetConfig with %d peers: %v", len(cfg.Peers), time.Since(start).Round(time.Millisecond))
 	testenv.RequireRoot(t)
-	inNewNetns(t, func() {
+	testenv.InNewNetns(t, func() {
 		name := testenv.RunPrefix() + "sc0"
 		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: testenv.RunPrefix() + "sc1"}); err != nil {
 			t.Fatal(err)
@@ -123,17 +124,17 @@ func measureInstall(t *testing.T, cfg *dataplane.Config) {
 		if err := netlink.LinkSetUp(l); err != nil {
 			t.Fatal(err)
 		}
-		var routes []Route
+		var routes []control.Route
 		for _, p := range cfg.Peers {
-			routes = append(routes, Route{Dst: p.PodCIDRs[0], LinkIndex: l.Attrs().Index})
+			routes = append(routes, control.Route{Dst: p.PodCIDRs[0], LinkIndex: l.Attrs().Index})
 		}
 		start := time.Now()
-		if err := ReconcileRoutes(routes); err != nil {
+		if err := control.ReconcileRoutes(routes); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("route reconcile, %d routes from none: %v", len(routes), time.Since(start).Round(time.Millisecond))
 		start = time.Now()
-		if err := ReconcileRoutes(routes[1:]); err != nil {
+		if err := control.ReconcileRoutes(routes[1:]); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("route reconcile, one route removed of %d: %v", len(routes), time.Since(start).Round(time.Millisecond))

@@ -1,4 +1,4 @@
-package control
+package kube
 
 import (
 	"context"
@@ -19,7 +19,7 @@ type SyncState struct {
 	LastErrorTime time.Time
 }
 
-// syncTracker records a KubeSource's SyncState; safe for concurrent use.
+// syncTracker records a Source's SyncState; safe for concurrent use.
 type syncTracker struct {
 	mu    sync.Mutex
 	state SyncState
@@ -51,7 +51,7 @@ func (t *syncTracker) watchError(ctx context.Context, r *cache.Reflector, err er
 // State returns the source's link state: synced is the informer's own
 // HasSynced, which stays true through an outage (the cache is kept and
 // forwarding continues on it); the watch error counters show the outage.
-func (s *KubeSource) State() SyncState {
+func (s *Source) State() SyncState {
 	st := s.sync.get()
 	st.Synced = s.informer.HasSynced()
 	return st

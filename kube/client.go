@@ -1,4 +1,4 @@
-package control
+package kube
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// KubeRESTConfig builds the API client config that k describes: the
+// RESTConfig builds the API client config that k describes: the
 // kubeconfig file, or the in-cluster config (the pod's ServiceAccount)
 // when k names none; with k.Socket, every connection dials that unix
 // socket instead of the host, while TLS still verifies the host's name.
-func KubeRESTConfig(k config.Kubernetes) (*rest.Config, error) {
+func RESTConfig(k config.Kubernetes) (*rest.Config, error) {
 	var (
 		cfg *rest.Config
 		err error
@@ -39,9 +39,9 @@ func KubeRESTConfig(k config.Kubernetes) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// NewKubeClient is a clientset for KubeRESTConfig(k).
-func NewKubeClient(k config.Kubernetes) (kubernetes.Interface, error) {
-	cfg, err := KubeRESTConfig(k)
+// NewClient is a clientset for RESTConfig(k).
+func NewClient(k config.Kubernetes) (kubernetes.Interface, error) {
+	cfg, err := RESTConfig(k)
 	if err != nil {
 		return nil, err
 	}
