@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/podfwd/podfwd/internal/kubetest"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/vishvananda/netlink"
@@ -124,17 +124,17 @@ func measureInstall(t *testing.T, cfg *dataplane.Config) {
 		if err := netlink.LinkSetUp(l); err != nil {
 			t.Fatal(err)
 		}
-		var routes []control.Route
+		var routes []hostnet.Route
 		for _, p := range cfg.Peers {
-			routes = append(routes, control.Route{Dst: p.PodCIDRs[0], LinkIndex: l.Attrs().Index})
+			routes = append(routes, hostnet.Route{Dst: p.PodCIDRs[0], LinkIndex: l.Attrs().Index})
 		}
 		start := time.Now()
-		if err := control.ReconcileRoutes(routes); err != nil {
+		if err := hostnet.ReconcileRoutes(routes); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("route reconcile, %d routes from none: %v", len(routes), time.Since(start).Round(time.Millisecond))
 		start = time.Now()
-		if err := control.ReconcileRoutes(routes[1:]); err != nil {
+		if err := hostnet.ReconcileRoutes(routes[1:]); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("route reconcile, one route removed of %d: %v", len(routes), time.Since(start).Round(time.Millisecond))

@@ -7,9 +7,9 @@ import (
 	"sync"
 
 	"github.com/podfwd/podfwd/config"
-	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/linuxio"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -33,7 +33,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *config.File, cfg *da
 	if err != nil {
 		return err
 	}
-	masq, err := control.StartMasquerade(log, policy, cfg)
+	masq, err := hostnet.StartMasquerade(log, policy, cfg)
 	if err != nil {
 		return err
 	}
@@ -117,11 +117,11 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 	}
 	defer stopAdmin()
 	undo.push(func() {
-		if err := control.RemoveOwnedRoutes(); err != nil {
+		if err := hostnet.RemoveOwnedRoutes(); err != nil {
 			log.Warn("removing routes", "err", err)
 		}
 	})
-	if err := control.ReconcileRoutes(routes); err != nil {
+	if err := hostnet.ReconcileRoutes(routes); err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
 	log.Info("podfwd up",
@@ -134,7 +134,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 		if err := engine.SetConfig(nextEngine); err != nil {
 			return err
 		}
-		return control.ReconcileRoutes(nextRoutes)
+		return hostnet.ReconcileRoutes(nextRoutes)
 	}
 	var following sync.WaitGroup
 	followCtx, stopFollowing := context.WithCancel(ctx)
@@ -152,7 +152,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 	runErr := engine.Run(ctx) // closes the ports when ctx ends
 	stopFollowing()
 	following.Wait()
-	if rerr := control.RemoveOwnedRoutes(); rerr != nil {
+	if rerr := hostnet.RemoveOwnedRoutes(); rerr != nil {
 		log.Warn("removing routes", "err", rerr)
 	}
 	logCounters(log, engine)
@@ -164,11 +164,11 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 }
 
 // tunRoutes are the routes to every peer's pod CIDRs through the TUN.
-func tunRoutes(cfg *dataplane.Config, tunIndex int) []control.Route {
-	var routes []control.Route
+func tunRoutes(cfg *dataplane.Config, tunIndex int) []hostnet.Route {
+	var routes []hostnet.Route
 	for _, p := range cfg.Peers {
 		for _, cidr := range p.PodCIDRs {
-			routes = append(routes, control.Route{Dst: cidr, LinkIndex: tunIndex})
+			routes = append(routes, hostnet.Route{Dst: cidr, LinkIndex: tunIndex})
 		}
 	}
 	return routes
@@ -199,26 +199,26 @@ func applyUpdates(ctx context.Context, log *slog.Logger, updates <-chan *datapla
 // underlay address (host-gw); no packet passes through podfwd.
 func runNative(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
 	routes := nativeRoutes(log, cfg)
-	if err := control.ReconcileRoutes(routes); err != nil {
-		_ = control.RemoveOwnedRoutes()
+	if err := hostnet.ReconcileRoutes(routes); err != nil {
+		_ = hostnet.RemoveOwnedRoutes()
 		return fmt.Errorf("routes: %w", err)
 	}
 	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg, func() error { return nil }, extra...)
 	if err != nil {
-		_ = control.RemoveOwnedRoutes()
+		_ = hostnet.RemoveOwnedRoutes()
 		return err
 	}
 	defer stopAdmin()
 	log.Info("podfwd up", "node", file.NodeName, "encap", "none", "routes", len(routes))
 	applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
-		if err := control.ReconcileRoutes(nativeRoutes(log, next)); err != nil {
+		if err := hostnet.ReconcileRoutes(nativeRoutes(log, next)); err != nil {
 			return err
 		}
 		showConfig(next)
 		return nil
 	})
 	<-ctx.Done()
-	if err := control.RemoveOwnedRoutes(); err != nil {
+	if err := hostnet.RemoveOwnedRoutes(); err != nil {
 		return fmt.Errorf("removing routes: %w", err)
 	}
 	log.Info("podfwd down", "node", file.NodeName)
@@ -227,8 +227,8 @@ func runNative(ctx context.Context, log *slog.Logger, file *config.File, cfg *da
 
 // nativeRoutes are the routes to every peer's pod CIDRs via the peer's
 // underlay address of the same IP family.
-func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []control.Route {
-	var routes []control.Route
+func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []hostnet.Route {
+	var routes []hostnet.Route
 	for _, p := range cfg.Peers {
 		for _, cidr := range p.PodCIDRs {
 			gw := p.Underlay
@@ -239,7 +239,7 @@ func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []control.Route {
 				log.Warn("native routing needs an underlay address of the pod CIDR's family (peers[].underlay6); skipped", "peer", p.Name, "cidr", cidr)
 				continue
 			}
-			routes = append(routes, control.Route{Dst: cidr, Gateway: gw})
+			routes = append(routes, hostnet.Route{Dst: cidr, Gateway: gw})
 		}
 	}
 	return routes

@@ -6,8 +6,8 @@ import (
 	"net/netip"
 
 	"github.com/podfwd/podfwd/config"
-	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/vishvananda/netlink"
 )
 
@@ -55,7 +55,7 @@ func newRoutePlan(log *slog.Logger, file *config.File, cfg *dataplane.Config, tu
 
 // split returns the config the engine runs (only tunnelled peers) and every
 // route the kernel needs.
-func (p *routePlan) split(cfg *dataplane.Config) (*dataplane.Config, []control.Route) {
+func (p *routePlan) split(cfg *dataplane.Config) (*dataplane.Config, []hostnet.Route) {
 	if !p.direct.IsValid() {
 		return cfg, tunRoutes(cfg, p.tunIndex)
 	}

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/podfwd/podfwd/config"
-	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/podfwd/podfwd/kube"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
@@ -32,7 +32,7 @@ func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dat
 		}) {
 			return nil
 		}
-		if base, err = file.KubeBaseConfig(control.LookupInterface); err != nil {
+		if base, err = file.KubeBaseConfig(hostnet.LookupInterface); err != nil {
 			return err
 		}
 	}

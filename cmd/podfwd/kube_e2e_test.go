@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
-	"github.com/podfwd/podfwd/kube"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/podfwd/podfwd/internal/kubetest"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/internal/topo"
+	"github.com/podfwd/podfwd/kube"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -221,7 +221,7 @@ func waitRoute(t *testing.T, n *topo.Node, dst string, present bool, timeout tim
 	t.Helper()
 	start := time.Now()
 	for {
-		out, err := n.Command(context.Background(), "ip", "route", "show", "proto", fmt.Sprint(control.RouteProtocol)).CombinedOutput()
+		out, err := n.Command(context.Background(), "ip", "route", "show", "proto", fmt.Sprint(hostnet.RouteProtocol)).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ip route in %s: %v\n%s", n.Namespace, err, out)
 		}

@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/podfwd/podfwd/config"
-	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/podfwd/podfwd/node"
 )
 
@@ -59,9 +59,9 @@ func runCommand(args []string) error {
 	case file.NeedsNodeUnderlay():
 		// runKube reads the underlay address from our Node, then validates.
 	case file.Kubernetes.Enabled:
-		cfg, err = file.KubeBaseConfig(control.LookupInterface)
+		cfg, err = file.KubeBaseConfig(hostnet.LookupInterface)
 	default:
-		cfg, err = file.DataplaneConfig(control.LookupInterface)
+		cfg, err = file.DataplaneConfig(hostnet.LookupInterface)
 	}
 	if err != nil {
 		return err

@@ -1,11 +1,11 @@
-package control
+package hostnet
 
 import (
 	"net/netip"
 
 	"github.com/podfwd/podfwd/config"
-	"github.com/podfwd/podfwd/control/masq"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet/masq"
 )
 
 // masqueradeRules are the masquerade rules for cfg under policy m: traffic from our pod CIDRs is

@@ -1,4 +1,4 @@
-package control
+package hostnet
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"sync"
 
 	"github.com/podfwd/podfwd/config"
-	"github.com/podfwd/podfwd/control/masq"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet/masq"
 )
 
 // Masquerade keeps the egress masquerade table in step with the daemon's
