@@ -21,8 +21,8 @@ import (
 // File is the daemon's configuration file (`podfwd run --config FILE`).
 type File struct {
 	NodeName string   `yaml:"nodeName"`
-	IO       string   `yaml:"io"`    // tun | udp-process | xdp
-	Encap    string   `yaml:"encap"` // vxlan | geneve | ipip | none
+	IO       IO       `yaml:"io"`    // tun | udp-process | xdp | kernel
+	Encap    Encap    `yaml:"encap"` // vxlan | geneve | ipip | none
 	VNI      uint32   `yaml:"vni"`
 	Port     uint16   `yaml:"port"`
 	VTEPMAC  string   `yaml:"vtepMAC"`
@@ -149,10 +149,10 @@ func ParseFile(data []byte) (*File, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if f.IO == "" {
-		f.IO = "tun"
+		f.IO = IOTUN
 	}
 	if f.Encap == "" {
-		f.Encap = "vxlan"
+		f.Encap = EncapVXLAN
 	}
 	if f.TUN.Name == "" {
 		f.TUN.Name = "podfwd0"

@@ -8,17 +8,6 @@ import (
 	"github.com/podfwd/podfwd/encap"
 )
 
-// IO paths a daemon can run.
-const (
-	IOTUN        = "tun"
-	IOUDPProcess = "udp-process"
-	// IOXDP carries the underlay through an AF_XDP socket (pod side: TUN).
-	IOXDP = "xdp"
-	// IOKernel hands the tunnel to the kernel's own VXLAN device,
-	// programmed as flannel's vxlan backend does: the reference mode.
-	IOKernel = "kernel"
-)
-
 // Interface describes the underlay interface as the kernel reports it.
 type Interface struct {
 	Addrs []netip.Addr
@@ -29,31 +18,18 @@ type Interface struct {
 // fake in unit tests).
 type InterfaceLookup func(name string) (Interface, error)
 
-// EncapKind maps the config's encap name to the wire format; ok is false
-// for "none" (native routing) — err names unknown values.
-func EncapKind(name string) (kind encap.Kind, native bool, err error) {
-	switch name {
-	case "vxlan":
-		return encap.KindVXLAN, false, nil
-	case "geneve":
-		return encap.KindGeneve, false, nil
-	case "ipip":
-		return encap.KindIPIP, false, nil
-	case "none":
-		return 0, true, nil
-	}
-	return 0, false, FieldError("encap", "%q is not one of vxlan, geneve, ipip, none", name)
-}
-
 // DataplaneConfig validates f and turns it into the dataplane's config,
 // resolving the underlay address and MTU through lookup when the file
 // names only an interface. Errors name the field.
 func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error) {
-	kind, native, err := EncapKind(f.Encap)
+	kind, native, err := f.Encap.Kind()
 	if err != nil {
 		return nil, err
 	}
 	if _, _, err := f.Poll.SpinDuration(); err != nil {
+		return nil, err
+	}
+	if err := f.IO.Check(); err != nil {
 		return nil, err
 	}
 	switch f.IO {
@@ -66,14 +42,12 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 			return nil, FieldError("underlay.interface", "io xdp needs the underlay interface to attach to")
 		}
 	case IOKernel:
-		if f.Encap != "vxlan" {
+		if f.Encap != EncapVXLAN {
 			return nil, FieldError("encap", "io kernel carries vxlan only (this kernel has no geneve or ipip module), not %q", f.Encap)
 		}
 		if f.Underlay.Interface == "" {
 			return nil, FieldError("underlay.interface", "io kernel needs the underlay interface for its VXLAN device")
 		}
-	default:
-		return nil, FieldError("io", "%q is not one of tun, udp-process, xdp, kernel", f.IO)
 	}
 	if f.NodeName == "" {
 		return nil, FieldError("nodeName", "missing (set it or the NODE_NAME environment variable)")

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,13 +23,13 @@ const ConditionReasonUp = "PodfwdIsUp"
 // NodeAnnotations are the annotations podfwd publishes on its own Node so
 // that peers can reach it: underlay address, VTEP MAC, encap and, for the
 // UDP encaps, VNI and port (omitted when 0, the format's default).
-func NodeAnnotations(cfg *dataplane.Config, encapName string) map[string]string {
+func NodeAnnotations(cfg *dataplane.Config, enc config.Encap) map[string]string {
 	ann := map[string]string{
 		AnnotationPublicIP: cfg.LocalUnderlay.String(),
 		AnnotationVTEPMAC:  net.HardwareAddr(cfg.LocalVTEPMAC[:]).String(),
-		AnnotationEncap:    encapName,
+		AnnotationEncap:    string(enc),
 	}
-	if encapName == "vxlan" || encapName == "geneve" {
+	if enc == config.EncapVXLAN || enc == config.EncapGeneve {
 		ann[AnnotationVNI] = strconv.FormatUint(uint64(cfg.VNI), 10)
 		if cfg.Port != 0 {
 			ann[AnnotationPort] = strconv.FormatUint(uint64(cfg.Port), 10)

@@ -21,7 +21,7 @@ import (
 // (another daemon holds the socket, no loopback in the namespace) is
 // logged and skipped. stop ends trace sessions and closes both listeners.
 func startAdmin(log *slog.Logger, file *config.File, engine *dataplane.Engine, cfg *dataplane.Config, extra ...prometheus.Collector) (stop func(), err error) {
-	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO, Frames: file.IO == config.IOXDP})
+	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: string(file.IO), Frames: file.IO == config.IOXDP})
 	for _, c := range extra {
 		if err := srv.Registry().Register(c); err != nil {
 			log.Warn("metrics collector not registered", "err", err)
@@ -51,8 +51,8 @@ func startKernelPathAdmin(log *slog.Logger, file *config.File, cfg *dataplane.Co
 		}
 	}
 	setConfig(cfg)
-	io := file.IO
-	if _, native, _ := config.EncapKind(file.Encap); native {
+	io := string(file.IO)
+	if _, native, _ := file.Encap.Kind(); native {
 		io = "native"
 	}
 	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: io, KernelForwards: true})

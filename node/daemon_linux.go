@@ -51,7 +51,7 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *config.File, cfg *da
 // config from updates (nil for a static config) until ctx ends, and
 // removes everything it created on the way out.
 func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
-	_, native, _ := config.EncapKind(file.Encap)
+	_, native, _ := file.Encap.Kind()
 	if native {
 		return runNative(ctx, log, file, cfg, updates, extra)
 	}

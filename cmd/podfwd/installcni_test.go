@@ -74,7 +74,7 @@ func TestDeployDaemonConfigParses(t *testing.T) {
 	if !f.Kubernetes.Enabled || f.Admin.MetricsAddress != "127.0.0.1:9810" {
 		t.Errorf("deploy's config: kubernetes %+v, metrics %q", f.Kubernetes, f.Admin.MetricsAddress)
 	}
-	if _, _, err := config.EncapKind(f.Encap); err != nil {
+	if _, _, err := f.Encap.Kind(); err != nil {
 		t.Error(err)
 	}
 	if p, err := f.MasqueradePolicy(); err != nil || !p.On {

@@ -44,10 +44,10 @@ func runCommand(args []string) error {
 		return err
 	}
 	if *ioFlag != "" {
-		file.IO = *ioFlag
+		file.IO = config.IO(*ioFlag)
 	}
 	if *encapFlag != "" {
-		file.Encap = *encapFlag
+		file.Encap = config.Encap(*encapFlag)
 	}
 	if *kubeconfig != "" {
 		file.Kubernetes.Enabled, file.Kubernetes.Kubeconfig = true, *kubeconfig
