@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/podfwd/podfwd/admin"
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,8 +22,8 @@ import (
 // Neither is allowed to stop forwarding: a listener that cannot be opened
 // (another daemon holds the socket, no loopback in the namespace) is
 // logged and skipped. stop ends trace sessions and closes both listeners.
-func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, cfg *dataplane.Config, running func() bool, extra ...prometheus.Collector) (stop func(), err error) {
-	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: file.IO, Frames: file.IO == control.IOXDP})
+func startAdmin(log *slog.Logger, file *config.File, engine *dataplane.Engine, cfg *dataplane.Config, running func() bool, extra ...prometheus.Collector) (stop func(), err error) {
+	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: string(file.IO), Frames: file.IO == config.IOXDP})
 	for _, c := range extra {
 		if err := srv.Registry().Register(c); err != nil {
 			log.Warn("metrics collector not registered", "err", err)
@@ -41,7 +41,7 @@ func startAdmin(log *slog.Logger, file *control.File, engine *dataplane.Engine, 
 // counters stay 0, which is true). Traces are refused with the reason.
 // setConfig installs each later config; ready says whether the node's
 // kernel is programmed.
-func startKernelPathAdmin(log *slog.Logger, file *control.File, cfg *dataplane.Config, ready func() error, extra ...prometheus.Collector) (setConfig func(*dataplane.Config), stop func(), err error) {
+func startKernelPathAdmin(log *slog.Logger, file *config.File, cfg *dataplane.Config, ready func() error, extra ...prometheus.Collector) (setConfig func(*dataplane.Config), stop func(), err error) {
 	engine, err := dataplane.New(dataplane.Options{Pod: dataplane.NewMemPort("kernel", 1), Underlay: dataplane.NewMemPort("kernel", 1), Logger: log})
 	if err != nil {
 		return nil, nil, err
@@ -52,8 +52,8 @@ func startKernelPathAdmin(log *slog.Logger, file *control.File, cfg *dataplane.C
 		}
 	}
 	setConfig(cfg)
-	io := file.IO
-	if _, native, _ := control.EncapKind(file.Encap); native {
+	io := string(file.IO)
+	if _, native, _ := file.Encap.Kind(); native {
 		io = "native"
 	}
 	srv := admin.NewServer(engine, log, admin.Info{Node: file.NodeName, IO: io, KernelForwards: true})
@@ -68,7 +68,7 @@ func startKernelPathAdmin(log *slog.Logger, file *control.File, cfg *dataplane.C
 
 // serveAdmin opens the configured listeners for srv; the returned stop
 // ends trace sessions and closes them.
-func serveAdmin(log *slog.Logger, file *control.File, srv *admin.Server) (stop func()) {
+func serveAdmin(log *slog.Logger, file *config.File, srv *admin.Server) (stop func()) {
 	var servers []*http.Server
 	serve := func(what string, l net.Listener, h http.Handler) {
 		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
@@ -80,14 +80,14 @@ func serveAdmin(log *slog.Logger, file *control.File, srv *admin.Server) (stop f
 		}()
 		log.Info("admin listening", "what", what, "addr", l.Addr().String())
 	}
-	if path := file.Admin.Socket; path != control.AdminOff {
+	if path := file.Admin.Socket; path != config.AdminOff {
 		if l, err := admin.ListenUnix(path); err != nil {
 			log.Warn("admin socket unavailable; podfwd trace cannot attach to this daemon", "err", err)
 		} else {
 			serve("api", l, srv.AdminHandler())
 		}
 	}
-	if addr := file.Admin.MetricsAddress; addr != control.AdminOff {
+	if addr := file.Admin.MetricsAddress; addr != config.AdminOff {
 		if l, err := net.Listen("tcp", addr); err != nil {
 			log.Warn("metrics listener unavailable", "addr", addr, "err", err)
 		} else {

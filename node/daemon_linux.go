@@ -7,9 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/linuxio"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -28,12 +29,12 @@ func (u *undoStack) run() {
 
 // runDaemon runs the node's io path with the egress masquerade around it,
 // so every io has it, kept in step with the same configs.
-func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
+func runDaemon(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
 	policy, err := file.MasqueradePolicy()
 	if err != nil {
 		return err
 	}
-	masq, err := control.StartMasquerade(log, policy, cfg)
+	masq, err := hostnet.StartMasquerade(log, policy, cfg)
 	if err != nil {
 		return err
 	}
@@ -50,12 +51,12 @@ func runDaemon(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 // runPath brings the node's dataplane up with cfg, applies every later
 // config from updates (nil for a static config) until ctx ends, and
 // removes everything it created on the way out.
-func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
-	_, native, _ := control.EncapKind(file.Encap)
+func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) (err error) {
+	_, native, _ := file.Encap.Kind()
 	if native {
 		return runNative(ctx, log, file, cfg, updates, extra)
 	}
-	if file.IO == control.IOKernel {
+	if file.IO == config.IOKernel {
 		return runKernel(ctx, log, file, cfg, updates, extra)
 	}
 	var undo undoStack
@@ -71,7 +72,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	}
 	undo.push(ports.close)
 	var direct *podDirect
-	if file.IO == control.IOXDP && file.XDP.Pods {
+	if file.IO == config.IOXDP && file.XDP.Pods {
 		if direct, err = openPodDirect(log, file); err != nil {
 			return err
 		}
@@ -121,11 +122,11 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	}
 	defer stopAdmin()
 	undo.push(func() {
-		if err := control.RemoveOwnedRoutes(); err != nil {
+		if err := hostnet.RemoveOwnedRoutes(); err != nil {
 			log.Warn("removing routes", "err", err)
 		}
 	})
-	if err := control.ReconcileRoutes(routes); err != nil {
+	if err := hostnet.ReconcileRoutes(routes); err != nil {
 		return fmt.Errorf("routes: %w", err)
 	}
 	log.Info("podfwd up",
@@ -138,12 +139,12 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 		if err := engine.SetConfig(nextEngine); err != nil {
 			return err
 		}
-		return control.ReconcileRoutes(nextRoutes)
+		return hostnet.ReconcileRoutes(nextRoutes)
 	}
 	var following sync.WaitGroup
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
-	if file.IO == control.IOXDP {
+	if file.IO == config.IOXDP {
 		// Whole frames need the underlay MACs, which the control plane
 		// does not know and the kernel may change at any time: every
 		// config passes through frameConfigs, which the follower also
@@ -158,7 +159,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 	running.Store(false)
 	stopFollowing()
 	following.Wait()
-	if rerr := control.RemoveOwnedRoutes(); rerr != nil {
+	if rerr := hostnet.RemoveOwnedRoutes(); rerr != nil {
 		log.Warn("removing routes", "err", rerr)
 	}
 	logCounters(log, engine)
@@ -170,11 +171,11 @@ func runPath(ctx context.Context, log *slog.Logger, file *control.File, cfg *dat
 }
 
 // tunRoutes are the routes to every peer's pod CIDRs through the TUN.
-func tunRoutes(cfg *dataplane.Config, tunIndex int) []control.Route {
-	var routes []control.Route
+func tunRoutes(cfg *dataplane.Config, tunIndex int) []hostnet.Route {
+	var routes []hostnet.Route
 	for _, p := range cfg.Peers {
 		for _, cidr := range p.PodCIDRs {
-			routes = append(routes, control.Route{Dst: cidr, LinkIndex: tunIndex})
+			routes = append(routes, hostnet.Route{Dst: cidr, LinkIndex: tunIndex})
 		}
 	}
 	return routes
@@ -203,28 +204,28 @@ func applyUpdates(ctx context.Context, log *slog.Logger, updates <-chan *datapla
 
 // runNative programs routes to each peer's pod CIDRs via the peer's
 // underlay address (host-gw); no packet passes through podfwd.
-func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
+func runNative(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
 	routes := nativeRoutes(log, cfg)
-	if err := control.ReconcileRoutes(routes); err != nil {
-		_ = control.RemoveOwnedRoutes()
+	if err := hostnet.ReconcileRoutes(routes); err != nil {
+		_ = hostnet.RemoveOwnedRoutes()
 		return fmt.Errorf("routes: %w", err)
 	}
 	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg, func() error { return nil }, extra...)
 	if err != nil {
-		_ = control.RemoveOwnedRoutes()
+		_ = hostnet.RemoveOwnedRoutes()
 		return err
 	}
 	defer stopAdmin()
 	log.Info("podfwd up", "node", file.NodeName, "encap", "none", "routes", len(routes))
 	applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
-		if err := control.ReconcileRoutes(nativeRoutes(log, next)); err != nil {
+		if err := hostnet.ReconcileRoutes(nativeRoutes(log, next)); err != nil {
 			return err
 		}
 		showConfig(next)
 		return nil
 	})
 	<-ctx.Done()
-	if err := control.RemoveOwnedRoutes(); err != nil {
+	if err := hostnet.RemoveOwnedRoutes(); err != nil {
 		return fmt.Errorf("removing routes: %w", err)
 	}
 	log.Info("podfwd down", "node", file.NodeName)
@@ -233,8 +234,8 @@ func runNative(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 
 // nativeRoutes are the routes to every peer's pod CIDRs via the peer's
 // underlay address of the same IP family.
-func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []control.Route {
-	var routes []control.Route
+func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []hostnet.Route {
+	var routes []hostnet.Route
 	for _, p := range cfg.Peers {
 		for _, cidr := range p.PodCIDRs {
 			gw := p.Underlay
@@ -245,7 +246,7 @@ func nativeRoutes(log *slog.Logger, cfg *dataplane.Config) []control.Route {
 				log.Warn("native routing needs an underlay address of the pod CIDR's family (peers[].underlay6); skipped", "peer", p.Name, "cidr", cidr)
 				continue
 			}
-			routes = append(routes, control.Route{Dst: cidr, Gateway: gw})
+			routes = append(routes, hostnet.Route{Dst: cidr, Gateway: gw})
 		}
 	}
 	return routes

@@ -5,8 +5,9 @@ import (
 	"log/slog"
 	"net/netip"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/vishvananda/netlink"
 )
 
@@ -21,13 +22,13 @@ type routePlan struct {
 }
 
 // newRoutePlan reads our underlay subnet when hybrid is on.
-func newRoutePlan(log *slog.Logger, file *control.File, cfg *dataplane.Config, tunIndex int) (*routePlan, error) {
+func newRoutePlan(log *slog.Logger, file *config.File, cfg *dataplane.Config, tunIndex int) (*routePlan, error) {
 	p := &routePlan{log: log, tunIndex: tunIndex}
 	if !file.Hybrid {
 		return p, nil
 	}
 	if file.Underlay.Interface == "" {
-		return nil, fmt.Errorf("%w: hybrid: needs underlay.interface (its subnet decides which peers are routed natively)", control.ErrConfig)
+		return nil, fmt.Errorf("%w: hybrid: needs underlay.interface (its subnet decides which peers are routed natively)", config.ErrConfig)
 	}
 	link, err := netlink.LinkByName(file.Underlay.Interface)
 	if err != nil {
@@ -54,7 +55,7 @@ func newRoutePlan(log *slog.Logger, file *control.File, cfg *dataplane.Config, t
 
 // split returns the config the engine runs (only tunnelled peers) and every
 // route the kernel needs.
-func (p *routePlan) split(cfg *dataplane.Config) (*dataplane.Config, []control.Route) {
+func (p *routePlan) split(cfg *dataplane.Config) (*dataplane.Config, []hostnet.Route) {
 	if !p.direct.IsValid() {
 		return cfg, tunRoutes(cfg, p.tunIndex)
 	}

@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/podfwd/podfwd/control"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 )
 
 func TestHybridSplit(t *testing.T) {
@@ -22,7 +22,7 @@ func TestHybridSplit(t *testing.T) {
 	if len(cfg.Peers) != 2 {
 		t.Fatal("split changed the caller's config")
 	}
-	want := map[control.Route]bool{
+	want := map[hostnet.Route]bool{
 		{Dst: netip.MustParsePrefix("10.244.3.0/24"), LinkIndex: 7}:                              true,
 		{Dst: netip.MustParsePrefix("10.244.2.0/24"), Gateway: netip.MustParseAddr("10.99.0.2")}: true,
 	}

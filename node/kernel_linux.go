@@ -4,8 +4,9 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,8 +15,8 @@ import (
 // (device, FDB, permanent neighbours, onlink routes), and kept in step with
 // every config. No packet passes through podfwd. The device and routes are
 // removed on exit.
-func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
-	k := &control.KernelVXLAN{Underlay: file.Underlay.Interface}
+func runKernel(ctx context.Context, log *slog.Logger, file *config.File, cfg *dataplane.Config, updates <-chan *dataplane.Config, extra []prometheus.Collector) error {
+	k := &hostnet.KernelVXLAN{Underlay: file.Underlay.Interface}
 	if err := k.Apply(cfg); err != nil {
 		if rerr := k.Remove(); rerr != nil {
 			log.Warn("cleaning up after a failed start", "err", rerr)
@@ -23,7 +24,7 @@ func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		return err
 	}
 	showConfig, stopAdmin, err := startKernelPathAdmin(log, file, cfg,
-		func() error { return linkUp(control.KernelVXLANDevice) }, extra...)
+		func() error { return linkUp(hostnet.KernelVXLANDevice) }, extra...)
 	if err != nil {
 		if rerr := k.Remove(); rerr != nil {
 			log.Warn("cleaning up after a failed start", "err", rerr)
@@ -31,7 +32,7 @@ func runKernel(ctx context.Context, log *slog.Logger, file *control.File, cfg *d
 		return err
 	}
 	defer stopAdmin()
-	log.Info("podfwd up", "node", file.NodeName, "io", "kernel", "device", control.KernelVXLANDevice,
+	log.Info("podfwd up", "node", file.NodeName, "io", "kernel", "device", hostnet.KernelVXLANDevice,
 		"vni", cfg.VNI, "underlay", cfg.LocalUnderlay, "peers", len(cfg.Peers))
 	applyUpdates(ctx, log, updates, func(next *dataplane.Config) error {
 		if err := k.Apply(next); err != nil {

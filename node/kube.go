@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
+	"github.com/podfwd/podfwd/kube"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 )
@@ -19,22 +21,22 @@ import (
 // later config, and clears our Node's NetworkUnavailable condition once
 // the dataplane is up. While the API server is unreachable, forwarding
 // goes on with the last config.
-func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *dataplane.Config) error {
-	client, err := control.NewKubeClient(file.Kubernetes)
+func runKube(ctx context.Context, log *slog.Logger, file *config.File, base *dataplane.Config) error {
+	client, err := kube.NewClient(file.Kubernetes)
 	if err != nil {
 		return err
 	}
 	if base == nil {
 		if !retry(ctx, log, "reading our Node's InternalIP for the underlay", func() error {
-			return file.ResolveNodeUnderlay(ctx, client)
+			return kube.ResolveNodeUnderlay(ctx, client, file)
 		}) {
 			return nil
 		}
-		if base, err = file.KubeBaseConfig(control.LookupInterface); err != nil {
+		if base, err = file.KubeBaseConfig(hostnet.LookupInterface); err != nil {
 			return err
 		}
 	}
-	src, err := control.NewKubeSource(client, control.KubeOptions{NodeName: file.NodeName, Base: base, Logger: log})
+	src, err := kube.NewSource(client, kube.Options{NodeName: file.NodeName, Base: base, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -42,9 +44,9 @@ func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *da
 	defer cancel()
 	go func() { _ = src.Run(ctx) }()
 
-	ann := control.NodeAnnotations(base, file.Encap)
+	ann := kube.NodeAnnotations(base, file.Encap)
 	go retry(ctx, log, "publishing node annotations", func() error {
-		return control.PublishNode(ctx, client, file.NodeName, ann)
+		return kube.PublishNode(ctx, client, file.NodeName, ann)
 	})
 
 	log.Info("kubernetes: waiting for the first config", "node", file.NodeName)
@@ -57,7 +59,7 @@ func runKube(ctx context.Context, log *slog.Logger, file *control.File, base *da
 	up := make(chan *dataplane.Config)
 	go relayUntilUp(ctx, first, src.Updates(), up, func() {
 		if retry(ctx, log, "setting NetworkUnavailable=False", func() error {
-			return control.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
+			return kube.SetNetworkAvailable(ctx, client, file.NodeName, time.Now())
 		}) {
 			keepPublished(ctx, log, client, file.NodeName, ann)
 		}
@@ -108,7 +110,7 @@ func keepPublished(ctx context.Context, log *slog.Logger, client kubernetes.Inte
 			return
 		case <-t.C:
 		}
-		wrote, err := control.EnsurePublished(ctx, client, node, ann, true, time.Now())
+		wrote, err := kube.EnsurePublished(ctx, client, node, ann, true, time.Now())
 		switch {
 		case err != nil:
 			log.Warn("kubernetes: re-checking our Node", "err", err)

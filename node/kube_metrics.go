@@ -1,7 +1,7 @@
 package node
 
 import (
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/kube"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -9,11 +9,11 @@ import (
 // at scrape time: synced, when the last config came, watch errors and the
 // time of the last one.
 type kubeCollector struct {
-	src                              *control.KubeSource
+	src                              *kube.Source
 	synced, lastConfig, errs, errAge *prometheus.Desc
 }
 
-func newKubeCollector(src *control.KubeSource) *kubeCollector {
+func newKubeCollector(src *kube.Source) *kubeCollector {
 	return &kubeCollector{
 		src:        src,
 		synced:     prometheus.NewDesc("podfwd_control_plane_synced", "1 once the Node cache has synced with the API server (it stays 1 through an outage: the cache is kept).", nil, nil),

@@ -11,18 +11,18 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 )
 
-// Options are what Run needs. File is validated (control.LoadFile and
+// Options are what Run needs. File is validated (config.LoadFile and
 // DataplaneConfig or KubeBaseConfig succeeded); Config is the dataplane
 // config it yields, or with Kubernetes the template of every config, and
 // nil only when File.NeedsNodeUnderlay (the underlay address is then read
 // from our Node).
 type Options struct {
 	Log    *slog.Logger
-	File   *control.File
+	File   *config.File
 	Config *dataplane.Config
 }
 

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/linuxio"
 	"github.com/podfwd/podfwd/encap"
@@ -15,8 +15,8 @@ import (
 
 // openPorts opens the pod-side TUN and the underlay socket(s) of the
 // configured io path. On error everything opened so far is closed.
-func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
-	if file.IO == control.IOXDP {
+func openPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
+	if file.IO == config.IOXDP {
 		return openXDPPorts(log, file, cfg)
 	}
 	h := &hostPorts{tunName: file.TUN.Name, kind: dataplane.UnderlayUDP}
@@ -33,9 +33,9 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 	if perr != nil {
 		return nil, perr
 	}
-	polled := pollOn && file.IO != control.IOUDPProcess
+	polled := pollOn && file.IO != config.IOUDPProcess
 
-	process := file.IO == control.IOUDPProcess
+	process := file.IO == config.IOUDPProcess
 	switch {
 	case process:
 		tun, err := linuxio.OpenProcessTUN(file.TUN.Name)
@@ -45,7 +45,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		track(tun)
 		h.pod, h.offloads = tun, "none (udp-process baseline)"
 	default:
-		tun, err = linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr), Raw: polled})
+		tun, err = linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: config.On(file.Offloads.TUNVnetHdr), Raw: polled})
 		if err != nil {
 			return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
 		}
@@ -68,7 +68,7 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 
 	if cfg.Encap == encap.KindIPIP {
 		if process {
-			return nil, fmt.Errorf("%w: io udp-process carries vxlan or geneve only (flannel's udp backend has no ipip)", control.ErrConfig)
+			return nil, fmt.Errorf("%w: io udp-process carries vxlan or geneve only (flannel's udp backend has no ipip)", config.ErrConfig)
 		}
 		h.kind = dataplane.UnderlayIP
 		listen := linuxio.ListenIPIP
@@ -107,8 +107,8 @@ func openPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *
 		return h, nil
 	}
 	u, err := linuxio.ListenUDP(laddr, linuxio.UDPOptions{
-		DisableGSO: !control.On(file.Offloads.UDPGSO),
-		DisableGRO: !control.On(file.Offloads.UDPGRO),
+		DisableGSO: !config.On(file.Offloads.UDPGSO),
+		DisableGRO: !config.On(file.Offloads.UDPGRO),
 		Logger:     log,
 		Raw:        polled,
 	})
@@ -146,11 +146,11 @@ func (h *hostPorts) openPoller(polled bool, spin time.Duration, tun *linuxio.TUN
 // openTunnelGSO opens the TAP that takes super-packets whole when the
 // config allows it and this path can use it. Any failure only costs speed:
 // it is logged with its reason and super-packets are split as before.
-func (h *hostPorts) openTunnelGSO(log *slog.Logger, file *control.File, cfg *dataplane.Config) {
+func (h *hostPorts) openTunnelGSO(log *slog.Logger, file *config.File, cfg *dataplane.Config) {
 	state := "off"
 	defer func() { h.offloads += " tunnel-gso=" + state }()
 	switch {
-	case !control.On(file.Offloads.TunnelGSO):
+	case !config.On(file.Offloads.TunnelGSO):
 		state = "off (offloads.tunnelGSO: false)"
 		return
 	case !h.podOffloads:

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/linuxio"
 	"github.com/podfwd/podfwd/dataplane/xdpport"
@@ -33,7 +33,7 @@ const (
 // veth receives without one, and AF_XDP transmits in copy mode through the
 // ordinary transmit path (xdp's tests and the e2e tests show both), so
 // nothing in the namespace we do not own is touched.
-func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
+func openXDPPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_ *hostPorts, err error) {
 	h := &hostPorts{tunName: file.TUN.Name, kind: dataplane.UnderlayFrame}
 	defer func() {
 		if err != nil {
@@ -42,7 +42,7 @@ func openXDPPorts(log *slog.Logger, file *control.File, cfg *dataplane.Config) (
 	}()
 	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
 
-	tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: control.On(file.Offloads.TUNVnetHdr)})
+	tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: config.On(file.Offloads.TUNVnetHdr)})
 	if err != nil {
 		return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
 	}
@@ -91,7 +91,7 @@ func fillFrameAddresses(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config
 
 // xdpPortOptions turns the config into the port's options: which packets
 // the program takes, how it attaches, how the socket binds.
-func xdpPortOptions(file *control.File, cfg *dataplane.Config, ifname string) (xdpport.Options, error) {
+func xdpPortOptions(file *config.File, cfg *dataplane.Config, ifname string) (xdpport.Options, error) {
 	opts := xdpport.Options{
 		Name:   "xdp:" + ifname,
 		Socket: xdp.SocketConfig{FrameSize: xdpFrameSize},
@@ -108,15 +108,15 @@ func xdpPortOptions(file *control.File, cfg *dataplane.Config, ifname string) (x
 		opts.Redirect.UDPPorts = []uint16{tunnelPort(cfg)}
 	}
 	switch file.XDP.Mode {
-	case control.XDPModeNative:
+	case config.XDPModeNative:
 		opts.RequireDriver = true
-	case control.XDPModeGeneric:
+	case config.XDPModeGeneric:
 		opts.Attach.GenericOnly = true
 	}
 	switch file.XDP.ZeroCopy {
-	case control.XDPZeroCopyOn:
+	case config.XDPZeroCopyOn:
 		opts.Socket.Mode = xdp.BindZeroCopy
-	case control.XDPZeroCopyOff:
+	case config.XDPZeroCopyOff:
 		opts.Socket.Mode = xdp.BindCopy
 	}
 	return opts, nil

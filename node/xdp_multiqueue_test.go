@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/vishvananda/netlink"
 )
 
@@ -31,7 +31,7 @@ func TestUnderlayQueuesEveryQueueUnlessOneIsSet(t *testing.T) {
 		{"sysfs's count (queues in use) when it shows this interface", nil, link("lo", lo.Index, 7), []int{0}},
 		{"netlink's count when sysfs shows another interface of that name", nil, link("lo", lo.Index+1000, 2), []int{0, 1}},
 	} {
-		file := &control.File{XDP: control.XDP{Queue: c.queue}}
+		file := &config.File{XDP: config.XDP{Queue: c.queue}}
 		if got := underlayQueues(file, c.link); !slices.Equal(got, c.want) {
 			t.Errorf("%s: queues %v, want %v", c.what, got, c.want)
 		}

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/xdpport"
 	"github.com/podfwd/podfwd/encap"
@@ -62,7 +62,7 @@ type servedVeth struct {
 
 // openPodDirect loads the pod program and makes the empty set the engine
 // reads; nothing is attached until watch finds pods.
-func openPodDirect(log *slog.Logger, file *control.File) (*podDirect, error) {
+func openPodDirect(log *slog.Logger, file *config.File) (*podDirect, error) {
 	set, err := xdpport.NewPodSet("xdp:pods", 0)
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func openPodDirect(log *slog.Logger, file *control.File) (*podDirect, error) {
 	}
 	d := &podDirect{log: log, set: set, prog: prog,
 		served: map[int]*servedVeth{}, failed: map[string]time.Time{}}
-	if file.XDP.Mode == control.XDPModeGeneric {
+	if file.XDP.Mode == config.XDPModeGeneric {
 		d.attach.GenericOnly = true
 	}
 	return d, nil

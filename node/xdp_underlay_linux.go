@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/dataplane/xdpport"
 	"github.com/vishvananda/netlink"
@@ -20,7 +20,7 @@ import (
 // flows over its queues (RSS; a veth delivers on the queue its peer sent
 // on), so a socket on one queue alone would leave the tunnel packets of
 // the others to the kernel, which has no use for them.
-func openUnderlayXDP(log *slog.Logger, file *control.File, cfg *dataplane.Config, ul netlink.Link) (*loggedXDPPort, string, error) {
+func openUnderlayXDP(log *slog.Logger, file *config.File, cfg *dataplane.Config, ul netlink.Link) (*loggedXDPPort, string, error) {
 	name := ul.Attrs().Name
 	queues := underlayQueues(file, ul)
 	if file.XDP.Queue != nil {
@@ -52,7 +52,7 @@ func openUnderlayXDP(log *slog.Logger, file *control.File, cfg *dataplane.Config
 
 // underlayQueues lists the receive queues to open: xdp.queue when set,
 // else every queue of ul (queue 0 alone when the count is unknown).
-func underlayQueues(file *control.File, ul netlink.Link) []int {
+func underlayQueues(file *config.File, ul netlink.Link) []int {
 	if q := file.XDP.Queue; q != nil {
 		return []int{*q}
 	}

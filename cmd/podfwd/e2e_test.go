@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/encap"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/internal/topo"
@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 // "fragmentation needed" answer with the tunnel's MTU.
 func checkTooBig(t *testing.T, tp *topo.Topology, c e2eCase) {
 	t.Helper()
-	kind, _, _ := control.EncapKind(c.encap)
+	kind, _, _ := config.Encap(c.encap).Kind()
 	mtu := 1500 - encap.Overhead(kind, false, 0)
 	from, to := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -137,7 +137,7 @@ func injectStrangers(t *testing.T, tp *topo.Topology, c e2eCase) {
 			if c.encap == "ipip" {
 				return sendRawIPIP(src, n1.UnderlayIPv4, inner)
 			}
-			kind, _, _ := control.EncapKind(c.encap)
+			kind, _, _ := config.Encap(c.encap).Kind()
 			params := encap.Params{Kind: kind, VNI: 1, InnerSrcMAC: [6]byte(n2.VTEPMAC), InnerDstMAC: [6]byte(n1.VTEPMAC)}
 			buf := make([]byte, 128+len(inner))
 			copy(buf[128:], inner)

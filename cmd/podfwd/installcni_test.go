@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/internal/kubetest"
 )
 
@@ -67,14 +67,14 @@ func TestInstallCNIWritesValidConflist(t *testing.T) {
 // parsing is strict, so a field the loader does not know fails here, not
 // on every node of a cluster.
 func TestDeployDaemonConfigParses(t *testing.T) {
-	f, err := control.ParseFile(kubetest.DeployConfigMap(t, "podfwd.yaml"))
+	f, err := config.ParseFile(kubetest.DeployConfigMap(t, "podfwd.yaml"))
 	if err != nil {
 		t.Fatalf("deploy's podfwd.yaml does not parse: %v", err)
 	}
 	if !f.Kubernetes.Enabled || f.Admin.MetricsAddress != "127.0.0.1:9810" {
 		t.Errorf("deploy's config: kubernetes %+v, metrics %q", f.Kubernetes, f.Admin.MetricsAddress)
 	}
-	if _, _, err := control.EncapKind(f.Encap); err != nil {
+	if _, _, err := f.Encap.Kind(); err != nil {
 		t.Error(err)
 	}
 	if p, err := f.MasqueradePolicy(); err != nil || !p.On {

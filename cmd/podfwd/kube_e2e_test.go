@@ -15,10 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/podfwd/podfwd/internal/kubetest"
 	"github.com/podfwd/podfwd/internal/testenv"
 	"github.com/podfwd/podfwd/internal/topo"
+	"github.com/podfwd/podfwd/kube"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -220,7 +221,7 @@ func waitRoute(t *testing.T, n *topo.Node, dst string, present bool, timeout tim
 	t.Helper()
 	start := time.Now()
 	for {
-		out, err := n.Command(context.Background(), "ip", "route", "show", "proto", fmt.Sprint(control.RouteProtocol)).CombinedOutput()
+		out, err := n.Command(context.Background(), "ip", "route", "show", "proto", fmt.Sprint(hostnet.RouteProtocol)).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ip route in %s: %v\n%s", n.Namespace, err, out)
 		}
@@ -248,16 +249,16 @@ func checkPublished(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok := node.Annotations[control.AnnotationPublicIP] == n.UnderlayIPv4.String() &&
-			node.Annotations[control.AnnotationVTEPMAC] == n.VTEPMAC.String() &&
-			node.Annotations[control.AnnotationEncap] == encapName
+		ok := node.Annotations[kube.AnnotationPublicIP] == n.UnderlayIPv4.String() &&
+			node.Annotations[kube.AnnotationVTEPMAC] == n.VTEPMAC.String() &&
+			node.Annotations[kube.AnnotationEncap] == encapName
 		var cond corev1.NodeCondition
 		for _, c := range node.Status.Conditions {
 			if c.Type == corev1.NodeNetworkUnavailable {
 				cond = c
 			}
 		}
-		ok = ok && cond.Status == corev1.ConditionFalse && cond.Reason == control.ConditionReasonUp
+		ok = ok && cond.Status == corev1.ConditionFalse && cond.Reason == kube.ConditionReasonUp
 		if ok {
 			return
 		}
@@ -341,7 +342,7 @@ func TestKubeDaemonScale(t *testing.T) {
 
 func scaleNode(name, cidr, addr string) *corev1.Node {
 	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{control.AnnotationPublicIP: addr, control.AnnotationEncap: "vxlan"}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{kube.AnnotationPublicIP: addr, kube.AnnotationEncap: "vxlan"}},
 		Spec:       corev1.NodeSpec{PodCIDR: cidr, PodCIDRs: []string{cidr}},
 		Status:     corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: addr}}},
 	}

@@ -10,8 +10,9 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/dataplane"
+	"github.com/podfwd/podfwd/hostnet"
 	"github.com/podfwd/podfwd/node"
 )
 
@@ -38,15 +39,15 @@ func runCommand(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	file, err := control.LoadFile(*cfgPath)
+	file, err := config.LoadFile(*cfgPath)
 	if err != nil {
 		return err
 	}
 	if *ioFlag != "" {
-		file.IO = *ioFlag
+		file.IO = config.IO(*ioFlag)
 	}
 	if *encapFlag != "" {
-		file.Encap = *encapFlag
+		file.Encap = config.Encap(*encapFlag)
 	}
 	if *kubeconfig != "" {
 		file.Kubernetes.Enabled, file.Kubernetes.Kubeconfig = true, *kubeconfig
@@ -58,9 +59,9 @@ func runCommand(args []string) error {
 	case file.NeedsNodeUnderlay():
 		// runKube reads the underlay address from our Node, then validates.
 	case file.Kubernetes.Enabled:
-		cfg, err = file.KubeBaseConfig(control.LookupInterface)
+		cfg, err = file.KubeBaseConfig(hostnet.LookupInterface)
 	default:
-		cfg, err = file.DataplaneConfig(control.LookupInterface)
+		cfg, err = file.DataplaneConfig(hostnet.LookupInterface)
 	}
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/podfwd/podfwd/admin"
-	"github.com/podfwd/podfwd/control"
+	"github.com/podfwd/podfwd/config"
 	"github.com/podfwd/podfwd/trace"
 )
 
@@ -38,7 +38,7 @@ flags:
 func traceCommand(args []string) error {
 	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), traceUsage); fs.PrintDefaults() }
-	socket := fs.String("socket", "", "admin socket of the daemon (default: the config's admin.socket, else "+control.DefaultAdminSocket+")")
+	socket := fs.String("socket", "", "admin socket of the daemon (default: the config's admin.socket, else "+config.DefaultAdminSocket+")")
 	cfgPath := fs.String("config", "", "daemon config file to take the admin socket path from")
 	asJSON := fs.Bool("json", false, "print one JSON object per packet")
 	pcapPath := fs.String("pcap", "", "also write the packets to this pcapng file, decisions in each packet's comment")
@@ -131,14 +131,14 @@ func adminSocket(flagPath, cfgPath string) (string, error) {
 		return flagPath, nil
 	}
 	if cfgPath != "" {
-		f, err := control.LoadFile(cfgPath)
+		f, err := config.LoadFile(cfgPath)
 		if err != nil {
 			return "", err
 		}
-		if f.Admin.Socket == control.AdminOff {
+		if f.Admin.Socket == config.AdminOff {
 			return "", fmt.Errorf("%w: %s switches the admin socket off", errUsage, cfgPath)
 		}
 		return f.Admin.Socket, nil
 	}
-	return control.DefaultAdminSocket, nil
+	return config.DefaultAdminSocket, nil
 }

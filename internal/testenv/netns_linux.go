@@ -92,6 +92,30 @@ func Run(t testing.TB, args ...string) string {
 	return string(out)
 }
 
+// InNewNetns runs fn on a locked thread inside a fresh, unnamed network
+// namespace, and always switches back.
+func InNewNetns(t testing.TB, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := netns.New() // switches this thread
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := netns.Set(orig); err != nil {
+			panic("cannot return to the original network namespace: " + err.Error())
+		}
+		ns.Close()
+	}()
+	fn()
+}
+
 // InNetns runs fn on a locked OS thread switched into ns, switches back,
 // and fails t with fn's error. Sockets, links and bpf links created inside
 // fn belong to ns and may be used from any thread afterwards. A thread
