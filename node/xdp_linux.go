@@ -48,6 +48,7 @@ func openXDPPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_
 	}
 	track(tun)
 	h.pod, h.offloads, h.podOffloads = tun, "tun="+tun.Offloads().String(), tun.Offloads().VnetHdr
+	h.podUSO = tun.Offloads().USO4 && tun.Offloads().USO6
 	tunLink, err := netlink.LinkByName(file.TUN.Name)
 	if err != nil {
 		return nil, fmt.Errorf("find TUN %s: %w", file.TUN.Name, err)
