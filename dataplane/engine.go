@@ -55,6 +55,11 @@ type Options struct {
 	// super-packets (GRO) and marks verified checksums DATA_VALID.
 	PodOffloads bool
 
+	// PodUDPOffloads says the pod port also takes UDP_L4 GSO packets (a
+	// TUN with TUN_F_USO4 and TUN_F_USO6): the engine then coalesces
+	// received UDP datagrams of one flow too, one write per run.
+	PodUDPOffloads bool
+
 	// Logger receives port errors (rate-limited); nil means slog.Default().
 	Logger *slog.Logger
 

@@ -67,6 +67,9 @@ func newIngressLoop(e *Engine, port Port) *ingressLoop {
 	}
 	if e.opts.PodOffloads {
 		l.gro = offload.NewCoalescer(n * maxGROSegments)
+		if e.opts.PodUDPOffloads {
+			l.gro.MergeUDP()
+		}
 		l.inner = make([][]byte, 0, n*maxGROSegments)
 		slab := make([]byte, groBuffers*offload.MaxCoalescedLen)
 		l.groBufs = make([][]byte, groBuffers)

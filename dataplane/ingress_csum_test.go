@@ -205,3 +205,42 @@ func TestIngressCountsEmptyDatagrams(t *testing.T) {
 		t.Errorf("rx packets %d, want 1", got)
 	}
 }
+
+// With a TUN that takes USO, a run of UDP datagrams of one flow leaves as
+// one UDP_L4 GSO write; a corrupted datagram among them is dropped as
+// bad-inner-checksum, never merged; without USO each goes alone.
+func TestIngressMergesUDPOnlyWithUSO(t *testing.T) {
+	for _, uso := range []bool{true, false} {
+		pod, ul := NewMemPort("pod", 64), NewMemPort("ul", 64)
+		e, err := New(Options{Pod: pod, Underlay: ul, PodOffloads: true, PodUDPOffloads: uso})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := testConfig(encap.KindVXLAN)
+		if err := e.SetConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+		var payloads [][]byte
+		for i := range 10 {
+			inner := udpPacket(t, remotePod, localPod, 64, false, 64)
+			if i == 4 {
+				inner[len(inner)-1] ^= 0x10
+			}
+			payloads = append(payloads, tunnelPayload(t, cfg, cfg.Peers[0], inner, 42))
+		}
+		forwardIngress(t, e, netipPeer(), payloads...)
+		if n := e.Counters.Drops(ReasonBadInnerChecksum); n != 1 {
+			t.Errorf("uso=%v: bad-inner-checksum drops %d, want 1", uso, n)
+		}
+		want := uint64(9)
+		if uso {
+			want = 1
+		}
+		if pod.WrittenCount != want {
+			t.Fatalf("uso=%v: %d writes, want %d", uso, pod.WrittenCount, want)
+		}
+		if pkts, _ := pod.Written(); uso && len(pkts[0]) != 20+8+9*64 {
+			t.Errorf("merged write is %d bytes, want one IPv4/UDP header and 9 payloads", len(pkts[0]))
+		}
+	}
+}

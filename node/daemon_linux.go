@@ -89,7 +89,8 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 	engine, err := dataplane.New(dataplane.Options{
 		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
 		UnderlayKind: ports.kind, Logger: log, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
-		PodDirect: direct.port(), TunnelGSO: ports.tunnelGSO, Poll: ports.poll,
+		PodUDPOffloads: ports.podUSO,
+		PodDirect:      direct.port(), TunnelGSO: ports.tunnelGSO, Poll: ports.poll,
 	})
 	if err != nil {
 		return err
@@ -277,6 +278,7 @@ type hostPorts struct {
 	kind        dataplane.UnderlayKind
 	udpGSO      bool
 	podOffloads bool
+	podUSO      bool                    // the TUN takes UDP_L4 GSO packets
 	tunnelGSO   dataplane.TunnelGSOPort // nil: super-packets are split
 	poll        dataplane.Poller        // nil: a goroutine per direction
 	tunName     string

@@ -52,6 +52,7 @@ func openPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_ *h
 		track(tun)
 		h.pod, h.offloads = tun, "tun="+tun.Offloads().String()
 		h.podOffloads = tun.Offloads().VnetHdr
+		h.podUSO = tun.Offloads().USO4 && tun.Offloads().USO6
 	}
 	link, err := netlink.LinkByName(file.TUN.Name)
 	if err != nil {

@@ -42,12 +42,21 @@ func openXDPPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_
 	}()
 	track := func(c interface{ Close() error }) { h.closers = append(h.closers, c.Close) }
 
-	tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: config.On(file.Offloads.TUNVnetHdr)})
+	// One polling thread serves the TUN and the AF_XDP rings, as in tun
+	// io; with AF_XDP on the pods' veths too, the direct port keeps its
+	// goroutines and so does the rest.
+	spin, pollOn, err := file.Poll.SpinDuration()
+	if err != nil {
+		return nil, err
+	}
+	polled := pollOn && !file.XDP.Pods
+	tun, err := linuxio.OpenTUN(file.TUN.Name, linuxio.TUNOptions{Offloads: config.On(file.Offloads.TUNVnetHdr), Raw: polled})
 	if err != nil {
 		return nil, fmt.Errorf("open TUN %s: %w", file.TUN.Name, err)
 	}
 	track(tun)
 	h.pod, h.offloads, h.podOffloads = tun, "tun="+tun.Offloads().String(), tun.Offloads().VnetHdr
+	h.podUSO = tun.Offloads().USO4 && tun.Offloads().USO6
 	tunLink, err := netlink.LinkByName(file.TUN.Name)
 	if err != nil {
 		return nil, fmt.Errorf("find TUN %s: %w", file.TUN.Name, err)
@@ -77,6 +86,9 @@ func openXDPPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_
 	track(up)
 	h.underlay = up
 	h.offloads += offloads
+	if err := h.openPoller(polled, spin, tun, up.Port.FDs()...); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

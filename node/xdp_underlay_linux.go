@@ -117,6 +117,9 @@ func (p *loggedXDPPort) BatchSize() int { return p.Port.BatchSize() }
 func (p *loggedXDPPort) ReadBatch(pkts []*dataplane.Packet) (int, error) {
 	return p.Port.ReadBatch(pkts)
 }
+func (p *loggedXDPPort) TryReadBatch(pkts []*dataplane.Packet) (int, error) {
+	return p.Port.TryReadBatch(pkts)
+}
 func (p *loggedXDPPort) WriteBatch(pkts []*dataplane.Packet) (int, error) {
 	return p.Port.WriteBatch(pkts)
 }

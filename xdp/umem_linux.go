@@ -36,6 +36,14 @@ func (s *Socket) setup(cfg SocketConfig) error {
 			return fmt.Errorf("xdp: ring size option %d = %d: %w", o.opt, o.size, err)
 		}
 	}
+	// In copy mode one TX wake-up sends at most a budget of packets (32
+	// by default) and asks for another with EAGAIN; a budget the size of
+	// the TX ring sends a whole batch per system call. Kernels before 6.17
+	// lack the option, and only cost the extra wake-ups; budgets below 32
+	// are refused.
+	if cfg.TxSize >= 32 {
+		_ = setsockoptInt(s.fd, unix.XDP_MAX_TX_SKB_BUDGET, cfg.TxSize)
+	}
 	var off unix.XDPMmapOffsets
 	if err := getsockoptRaw(s.fd, unix.SOL_XDP, unix.XDP_MMAP_OFFSETS, unsafe.Pointer(&off), unsafe.Sizeof(off)); err != nil {
 		return fmt.Errorf("xdp: XDP_MMAP_OFFSETS: %w", err)

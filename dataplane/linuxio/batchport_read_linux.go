@@ -30,7 +30,15 @@ type batchPort struct {
 	txEnd  []int
 	txLast []bool
 	txGSO  []bool
+
+	// trainIov gathers the datagrams of the UDP_SEGMENT trains one send
+	// builds from separate packets (trainLen), one iovec per datagram.
+	trainIov []unix.Iovec
 }
+
+// maxTrainBytes bounds the payload of one UDP_SEGMENT send built from
+// separate datagrams, below the 64 KiB a UDP datagram can carry.
+const maxTrainBytes = 65000
 
 func newBatchPort(name string, family int, c *mmsgConn, batch int, log *slog.Logger) *batchPort {
 	if log == nil {
@@ -40,6 +48,7 @@ func newBatchPort(name string, family int, c *mmsgConn, batch int, log *slog.Log
 		name: name, family: family, c: c, log: log,
 		txPkt: make([]int, batch), txEnd: make([]int, batch),
 		txLast: make([]bool, batch), txGSO: make([]bool, batch),
+		trainIov: make([]unix.Iovec, batch),
 	}
 }
 

@@ -38,8 +38,9 @@ func (b *msgBatch) control(i int) []byte {
 	return b.ctrl[i*b.ctrlSpace : (i+1)*b.ctrlSpace]
 }
 
-func (b *msgBatch) setIov(i int, buf []byte) {
-	iov := &b.iovs[i]
+func (b *msgBatch) setIov(i int, buf []byte) { setIov(&b.iovs[i], buf) }
+
+func setIov(iov *unix.Iovec, buf []byte) {
 	iov.Base = nil
 	if len(buf) > 0 {
 		iov.Base = &buf[0]
@@ -82,6 +83,15 @@ func (b *msgBatch) prepSend(i int, buf []byte, nameLen uint32, ctrlLen int) {
 		h.SetControllen(ctrlLen)
 	}
 	h.Flags = 0
+}
+
+// prepSendIovs is prepSend for a message gathered from several buffers:
+// iovs, which the caller fills and keeps alive until the send returns.
+func (b *msgBatch) prepSendIovs(i int, iovs []unix.Iovec, nameLen uint32, ctrlLen int) {
+	b.prepSend(i, nil, nameLen, ctrlLen)
+	h := &b.hdrs[i].Hdr
+	h.Iov = &iovs[0]
+	h.SetIovlen(len(iovs))
 }
 
 // name returns the source address bytes the kernel wrote for message i.

@@ -8,6 +8,7 @@ import "github.com/podfwd/podfwd/encap"
 // goroutines at once.
 type Coalescer struct {
 	maxBatch int
+	udp      bool // also merge UDP datagrams (MergeUDP)
 	segs     []segInfo // per input packet
 	next     []int     // next[i]: the member after pkts[i] in its run, or -1
 	runs     []run
@@ -28,7 +29,7 @@ type Output struct {
 	// Segments is how many input packets this output carries.
 	Segments int
 	// Verified says the coalescer already verified this passed-through
-	// packet's TCP checksum (and found it valid), so the caller need not
+	// packet's TCP (or UDP) checksum (and found it valid), so the caller need not
 	// check it again before telling the kernel it is valid.
 	Verified bool
 
@@ -57,6 +58,20 @@ func NewCoalescer(maxBatch int) *Coalescer {
 		result:   make([]Output, 0, maxBatch),
 	}
 }
+
+// maxUDPSegments bounds the datagrams of one merged UDP packet: the kernel
+// refuses UDP GSO packets of more segments (UDP_MAX_SEGMENTS on older
+// kernels), and its own GRO stops at the same count.
+const maxUDPSegments = 64
+
+// MergeUDP makes c also merge UDP datagrams of one flow into UDP_L4 GSO
+// packets, for a TUN that accepts them (TUN_F_USO4 and TUN_F_USO6): a run
+// of datagrams with the same addresses, ports and IP header fields,
+// payloads equal to the first's except a smaller last, each with a valid
+// checksum (never a zero one), at most maxUDPSegments. The kernel splits
+// such a packet back into exactly those datagrams before any socket sees
+// them, so a flood costs one TUN write per run instead of one per datagram.
+func (c *Coalescer) MergeUDP() { c.udp = true }
 
 // Coalesce merges the TCP segments in pkts (IP packets, no virtio_net_hdr)
 // that continue each other: same addresses, ports and ACK number, consecutive
@@ -92,7 +107,7 @@ func (c *Coalescer) Coalesce(pkts [][]byte, outs [][]byte) ([]Output, error) {
 	for i, p := range pkts {
 		c.next[i] = -1
 		s := &c.segs[i]
-		if !s.parse(p) {
+		if !s.parse(p, c.udp) {
 			c.runs = append(c.runs, run{head: i, tail: i, count: 1, closed: true})
 			continue
 		}
@@ -148,7 +163,11 @@ func (c *Coalescer) checksumOK(pkts [][]byte, i int) bool {
 	s := &c.segs[i]
 	if !s.csumChecked {
 		s.csumChecked = true
-		s.csumValid = l4ChecksumValid(pkts[i][:s.ipLen], s.ipHdrLen, s.v6, encap.ProtoTCP)
+		proto := uint8(encap.ProtoTCP)
+		if s.udp {
+			proto = encap.ProtoUDP
+		}
+		s.csumValid = l4ChecksumValid(pkts[i][:s.ipLen], s.ipHdrLen, s.v6, proto)
 	}
 	return s.csumValid
 }

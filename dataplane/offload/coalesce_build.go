@@ -44,7 +44,14 @@ func (c *Coalescer) build(pkts [][]byte, rn *run, out []byte) int {
 		CsumStart:  uint16(h.ipHdrLen),
 		CsumOffset: encap.TCPChecksumOffset,
 	}
-	if h.v6 {
+	proto, csumOff := uint8(encap.ProtoTCP), encap.TCPChecksumOffset
+	switch {
+	case h.udp:
+		// gso_size is the payload of each datagram; the kernel rewrites
+		// each one's UDP length and adjusts the checksum from ours.
+		hdr.GSOType, hdr.CsumOffset = GSOUDPL4, encap.UDPChecksumOffset
+		proto, csumOff = encap.ProtoUDP, encap.UDPChecksumOffset
+	case h.v6:
 		hdr.GSOType = GSOTCPv6
 	}
 	_ = hdr.Encode(out) // out was checked to be long enough
@@ -53,6 +60,9 @@ func (c *Coalescer) build(pkts [][]byte, rn *run, out []byte) int {
 	for i := c.next[rn.head]; i >= 0; i = c.next[i] {
 		s := &c.segs[i]
 		n += copy(pkt[n:], pkts[i][s.hdrLen:s.ipLen])
+	}
+	if h.udp {
+		binary.BigEndian.PutUint16(pkt[h.ipHdrLen+encap.UDPLengthOffset:], uint16(n-h.ipHdrLen))
 	}
 	if c.segs[rn.tail].psh {
 		pkt[h.ipHdrLen+encap.TCPFlagsOffset] |= encap.TCPFlagPSH
@@ -64,7 +74,7 @@ func (c *Coalescer) build(pkts [][]byte, rn *run, out []byte) int {
 		putIPv4HeaderChecksum(pkt[:encap.IPv4MinLen])
 	}
 	src, dst := ipAddrs(pkt, h.v6)
-	partial := foldSum(pseudoHeaderSum(src, dst, encap.ProtoTCP, n-h.ipHdrLen))
-	binary.BigEndian.PutUint16(pkt[h.ipHdrLen+encap.TCPChecksumOffset:], partial)
+	partial := foldSum(pseudoHeaderSum(src, dst, proto, n-h.ipHdrLen))
+	binary.BigEndian.PutUint16(pkt[h.ipHdrLen+csumOff:], partial)
 	return VirtioNetHdrLen + n
 }

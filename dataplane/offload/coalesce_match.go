@@ -10,21 +10,23 @@ import (
 // segInfo is what Coalesce learns about one input packet.
 type segInfo struct {
 	v6          bool
+	udp         bool // a UDP datagram (runs of them become UDP_L4 GSO packets)
 	psh         bool
 	csumChecked bool
 	csumValid   bool
 	ipHdrLen    int
-	hdrLen      int // IP + TCP header bytes
+	hdrLen      int // IP + TCP (or UDP) header bytes
 	ipLen       int // packet length per the IP header (<= len(pkt))
 	payload     int
 	seq         uint32
 	hash        uint32 // of addresses, ports and ACK: a cheap first filter
 }
 
-// parse fills s from pkt and reports whether pkt is a TCP segment that may
-// be merged at all. Everything it accepts has been bounds-checked, so later
-// steps index pkt[:s.ipLen] freely.
-func (s *segInfo) parse(pkt []byte) bool {
+// parse fills s from pkt and reports whether pkt is a TCP segment (or,
+// with udp, a UDP datagram) that may be merged at all. Everything it
+// accepts has been bounds-checked, so later steps index pkt[:s.ipLen]
+// freely.
+func (s *segInfo) parse(pkt []byte, udp bool) bool {
 	*s = segInfo{}
 	if len(pkt) == 0 {
 		return false
@@ -33,7 +35,7 @@ func (s *segInfo) parse(pkt []byte) bool {
 	case 4:
 		// IHL 5 only: IP options would have to be compared and the kernel
 		// does not merge them either.
-		if len(pkt) < encap.IPv4MinLen || pkt[0] != 0x45 || pkt[encap.IPv4ProtocolOffset] != encap.ProtoTCP {
+		if len(pkt) < encap.IPv4MinLen || pkt[0] != 0x45 || !mergeable(pkt[encap.IPv4ProtocolOffset], udp) {
 			return false
 		}
 		if binary.BigEndian.Uint16(pkt[encap.IPv4FlagsFragOffset:])&(encap.IPv4FlagMF|encap.IPv4FragOffsetMask) != 0 {
@@ -45,8 +47,8 @@ func (s *segInfo) parse(pkt []byte) bool {
 		}
 		s.ipHdrLen = encap.IPv4MinLen
 	case 6:
-		if len(pkt) < encap.IPv6Len || pkt[encap.IPv6NextHeaderOffset] != encap.ProtoTCP {
-			return false // not TCP, or extension headers in front of it
+		if len(pkt) < encap.IPv6Len || !mergeable(pkt[encap.IPv6NextHeaderOffset], udp) {
+			return false // not TCP (or UDP), or extension headers in front of it
 		}
 		s.v6 = true
 		s.ipHdrLen = encap.IPv6Len
@@ -56,6 +58,13 @@ func (s *segInfo) parse(pkt []byte) bool {
 		}
 	default:
 		return false
+	}
+	proto := pkt[encap.IPv4ProtocolOffset]
+	if s.v6 {
+		proto = pkt[encap.IPv6NextHeaderOffset]
+	}
+	if proto == encap.ProtoUDP { // only when udp: mergeable said so
+		return s.parseUDP(pkt)
 	}
 	if s.ipLen < s.ipHdrLen+encap.TCPMinLen {
 		return false
@@ -79,6 +88,33 @@ func (s *segInfo) parse(pkt []byte) bool {
 	return true
 }
 
+// mergeable reports whether an IP packet carrying proto may be merged.
+func mergeable(proto uint8, udp bool) bool {
+	return proto == encap.ProtoTCP || udp && proto == encap.ProtoUDP
+}
+
+// parseUDP finishes parse for a UDP datagram: its length field must match
+// the IP length, it must carry a payload and a checksum (an IPv4 datagram
+// sent without one cannot be vouched for as a merged packet's would be).
+func (s *segInfo) parseUDP(pkt []byte) bool {
+	if s.ipLen < s.ipHdrLen+encap.UDPLen {
+		return false
+	}
+	udp := encap.UDP(pkt[s.ipHdrLen:s.ipLen])
+	if int(binary.BigEndian.Uint16(udp[encap.UDPLengthOffset:])) != len(udp) ||
+		binary.BigEndian.Uint16(udp[encap.UDPChecksumOffset:]) == 0 {
+		return false
+	}
+	s.udp = true
+	s.hdrLen = s.ipHdrLen + encap.UDPLen
+	s.payload = s.ipLen - s.hdrLen
+	if s.payload == 0 {
+		return false
+	}
+	s.hash = flowHash(pkt, s)
+	return true
+}
+
 // flowHash mixes the flow key: addresses, ports and ACK number (segments
 // with different ACKs are kept apart, as the kernel's GRO does).
 func flowHash(pkt []byte, s *segInfo) uint32 {
@@ -92,9 +128,12 @@ func flowHash(pkt []byte, s *segInfo) uint32 {
 	}
 	mix(src)
 	mix(dst)
-	tcp := pkt[s.ipHdrLen:]
-	mix(tcp[:4])                                        // ports
-	mix(tcp[encap.TCPAckOffset : encap.TCPAckOffset+4]) // ACK
+	l4 := pkt[s.ipHdrLen:]
+	mix(l4[:4]) // ports
+	if s.udp {
+		return h ^ 1 // kept apart from TCP flows of the same addresses and ports
+	}
+	mix(l4[encap.TCPAckOffset : encap.TCPAckOffset+4]) // ACK
 	return h
 }
 
@@ -103,8 +142,16 @@ func flowHash(pkt []byte, s *segInfo) uint32 {
 // merged packet is allowed to differ. Checksums are checked by the caller.
 func (c *Coalescer) continues(pkts [][]byte, rn *run, i int) bool {
 	s, h := &c.segs[i], &c.segs[rn.head]
-	if s.v6 != h.v6 || s.hdrLen != h.hdrLen || s.seq != rn.nextSeq ||
+	if s.udp != h.udp || s.v6 != h.v6 || s.hdrLen != h.hdrLen ||
 		s.payload > rn.gsoSize || rn.ipLen+s.payload > maxCoalesced {
+		return false
+	}
+	if s.udp {
+		p, q := pkts[i], pkts[rn.head]
+		return rn.count < maxUDPSegments && ipHeadersMatch(p, q, s.v6) &&
+			bytes.Equal(p[s.ipHdrLen:s.ipHdrLen+4], q[h.ipHdrLen:h.ipHdrLen+4]) // ports
+	}
+	if s.seq != rn.nextSeq {
 		return false
 	}
 	p, q := pkts[i], pkts[rn.head]

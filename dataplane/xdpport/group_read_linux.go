@@ -40,6 +40,34 @@ func (g *Group) ReadBatch(pkts []*dataplane.Packet) (int, error) {
 	}
 }
 
+// TryReadBatch is ReadBatch without waiting: it gives back the previous
+// batch and reads one round of the members, returning 0 and no error when
+// every RX ring is empty. It lets the engine's polling thread serve the
+// group beside the TUN, trying the rings (memory reads, no system call)
+// while it spins and waiting in its own poller (on FDs) otherwise.
+func (g *Group) TryReadBatch(pkts []*dataplane.Packet) (int, error) {
+	g.calls.Add(1)
+	if g.closed.Load() {
+		return g.readClosed()
+	}
+	for _, m := range g.members {
+		m.giveBack()
+	}
+	k, err := g.readRound(pkts)
+	g.calls.Add(-1)
+	return k, err
+}
+
+// FDs lists the members' socket descriptors, which a poller waits on
+// for received frames.
+func (g *Group) FDs() []int {
+	fds := make([]int, len(g.members))
+	for i, m := range g.members {
+		fds[i] = m.sock.FD()
+	}
+	return fds
+}
+
 // readRound offers what is left of pkts to each member once, from g.next
 // on, and moves g.next one member further. An error of one member ends the
 // round; packets lent before it are returned first, and the error comes
