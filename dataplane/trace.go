@@ -83,7 +83,14 @@ type Tracer interface {
 	Record(ev *TraceEvent)
 }
 
-type tracerBox struct{ t Tracer }
+// tracerBox is the installed tracer and its egress gate (a gate passing
+// everything when the tracer has none). egress is t, or nil when the gate
+// refuses every packet: the egress loop then skips the tracer for the
+// whole batch.
+type tracerBox struct {
+	t, egress Tracer
+	gate      TraceGate
+}
 
 // SetTracer installs t (nil removes the tracer). Safe to call at any time.
 func (e *Engine) SetTracer(t Tracer) {
@@ -91,5 +98,12 @@ func (e *Engine) SetTracer(t Tracer) {
 		e.tracer.Store(nil)
 		return
 	}
-	e.tracer.Store(&tracerBox{t: t})
+	b := &tracerBox{t: t, egress: t, gate: TraceGate{All: true}}
+	if g, ok := t.(Gater); ok {
+		b.gate = g.EgressGate()
+	}
+	if !b.gate.All && len(b.gate.Tests) == 0 {
+		b.egress = nil
+	}
+	e.tracer.Store(b)
 }
