@@ -90,8 +90,8 @@ func (l *egressLoop) forward(batch []*Packet) {
 	f := e.fib.Load()
 	var tr Tracer
 	var gate *TraceGate
-	if box := e.tracer.Load(); box != nil {
-		tr, gate = box.egress, &box.gate
+	if box := e.tracer.Load(); box != nil && box.gate.AnyPasses(batch) {
+		tr, gate = box.t, &box.gate
 	}
 	l.pending = l.pending[:0]
 	l.pending6 = l.pending6[:0]

@@ -84,12 +84,10 @@ type Tracer interface {
 }
 
 // tracerBox is the installed tracer and its egress gate (a gate passing
-// everything when the tracer has none). egress is t, or nil when the gate
-// refuses every packet: the egress loop then skips the tracer for the
-// whole batch.
+// everything when the tracer has none).
 type tracerBox struct {
-	t, egress Tracer
-	gate      TraceGate
+	t    Tracer
+	gate TraceGate
 }
 
 // SetTracer installs t (nil removes the tracer). Safe to call at any time.
@@ -98,12 +96,9 @@ func (e *Engine) SetTracer(t Tracer) {
 		e.tracer.Store(nil)
 		return
 	}
-	b := &tracerBox{t: t, egress: t, gate: TraceGate{All: true}}
+	b := &tracerBox{t: t, gate: GateAll()}
 	if g, ok := t.(Gater); ok {
 		b.gate = g.EgressGate()
-	}
-	if !b.gate.All && len(b.gate.Tests) == 0 {
-		b.egress = nil
 	}
 	e.tracer.Store(b)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/podfwd/podfwd/dataplane"
@@ -185,6 +186,8 @@ var filters = append(append([]string(nil), primitives...),
 	"(host 10.244.9.9 or net 10.250.0.0/16) and not icmp and vni 1 or udp port 4",
 	"src 10.244.1.5 dst 10.244.2.7 tcp dport 80", "ip6 and (port 443 or port 1) and not icmp6",
 	"(tcp or udp) and (port 1 or port 2 or port 3) and (net 10.0.0.0/8 or net fd00::/8) and ip",
+	"host 10.244.1.5 or dst net 10.244.2.0/24", "src 10.244.2.7 or dst 10.244.1.5 or host 10.0.0.1",
+	"host 10.0.0.1 or host 10.244.2.7 or net 10.244.1.0/24", "dst net 10.244.0.0/16 or src 10.9.9.9",
 	"host 10.0.0.1 or host 10.0.0.2 or host 10.0.0.3 or host 10.0.0.4 or host 10.0.0.5 or host 10.0.0.6 or host 10.0.0.7 or host 10.0.0.8 or host 10.0.0.9",
 )
 
@@ -199,10 +202,33 @@ func checkFilter(t testing.TB, flt *Filter, h *Hint, gate *dataplane.TraceGate, 
 			t.Fatalf("%q %s on % x: compiled %v, tree %v", flt, dir, pkt, got, want)
 		}
 		if dir == dataplane.Egress && want && !gate.Pass(pkt) {
-			t.Fatalf("%q: gate %+v refuses % x, which the filter matches", flt, *gate, pkt)
+			t.Fatalf("%q: gate %+v refuses % x, which the filter matches", flt, gate.Tests(), pkt)
+		}
+	}
+	// AnyPasses, with its loops for address-only gates, is Pass over the
+	// batch, whatever kinds of packet the batch mixes.
+	for _, other := range [][]byte{nil, batchMate4, batchMate6} {
+		batch := []*dataplane.Packet{{Buf: pkt, End: len(pkt)}}
+		want := gate.Pass(pkt)
+		if other != nil {
+			batch = append(batch, &dataplane.Packet{Buf: other, End: len(other)})
+			want = want || gate.Pass(other)
+		}
+		if gate.AnyPasses(batch) != want {
+			t.Fatalf("%q: AnyPasses %v on % x and % x, Pass says %v", flt, !want, pkt, other, want)
+		}
+		slices.Reverse(batch)
+		if gate.AnyPasses(batch) != want {
+			t.Fatalf("%q: AnyPasses %v on % x and % x (reversed), Pass says %v", flt, !want, pkt, other, want)
 		}
 	}
 }
+
+// batchMate4 and batchMate6 share a batch with the packet under test.
+var (
+	batchMate4 = buildInner(&Spec{Src: netip.MustParseAddr("10.9.9.9"), Dst: netip.MustParseAddr("10.9.9.8"), Proto: 17, DstPort: 9, TTL: 64})
+	batchMate6 = buildInner(&Spec{Src: netip.MustParseAddr("fd00:9::9"), Dst: netip.MustParseAddr("fd00:9::8"), Proto: 6, DstPort: 9, TTL: 64})
+)
 
 func TestCompiledFilterExact(t *testing.T) {
 	pkts := samplePackets(t)
@@ -256,15 +282,15 @@ func TestEgressGateRefuses(t *testing.T) {
 		g := flt.EgressGate()
 		got := "passes"
 		switch {
-		case g.All:
+		case g.All():
 			got = "all"
-		case len(g.Tests) == 0:
+		case g.Never():
 			got = "never"
 		case !g.Pass(pkt):
 			got = "refuses"
 		}
 		if got != want {
-			t.Errorf("%q: gate %+v %s the packet, want %s", s, g, got, want)
+			t.Errorf("%q: gate %+v %s the packet, want %s", s, g.Tests(), got, want)
 		}
 	}
 }

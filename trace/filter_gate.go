@@ -15,15 +15,14 @@ func (t *Tracer) EgressGate() dataplane.TraceGate { return t.filter.EgressGate()
 // condition (need), the cheapest and most selective that the gate can
 // express.
 func (f *Filter) EgressGate() dataplane.TraceGate {
-	all := dataplane.TraceGate{All: true}
 	c := &f.byDir[dataplane.Egress]
 	switch {
 	case c.root.kind == nodeNone:
-		return dataplane.TraceGate{}
+		return dataplane.NewTraceGate(nil)
 	case !c.checked:
-		return all
+		return dataplane.GateAll()
 	}
-	var g dataplane.TraceGate
+	var tests []dataplane.GateTest
 	for _, cl := range c.clauses {
 		var best []dataplane.GateTest
 		bestRank := len(gateRank)
@@ -33,14 +32,14 @@ func (f *Filter) EgressGate() dataplane.TraceGate {
 			}
 		}
 		if best == nil {
-			return all
+			return dataplane.GateAll()
 		}
-		g.Tests = append(g.Tests, best...)
+		tests = append(tests, best...)
 	}
-	if len(g.Tests) > maxGateTests {
-		return all
+	if len(tests) > maxGateTests {
+		return dataplane.GateAll()
 	}
-	return g
+	return dataplane.NewTraceGate(tests)
 }
 
 // gateRank orders primitives by how few packets they are likely to pass:
@@ -67,16 +66,16 @@ func gateTests(n *node) []dataplane.GateTest {
 		var t []dataplane.GateTest
 		for _, v := range []uint8{4, 6} {
 			for _, f := range sideFields(n.side, dataplane.GateSrcPort, dataplane.GateDstPort) {
-				t = append(t, dataplane.GateTest{Version: v, Field: f, Lo: uint64(n.num), MaskLo: 0xffff})
+				t = append(t, dataplane.GateTest{Version: v, Field: f, Lo: uint64(n.num)})
 			}
 		}
 		return t
 	case nodeProto:
 		var t []dataplane.GateTest
 		for _, v := range []uint8{4, 6} {
-			t = append(t, dataplane.GateTest{Version: v, Field: dataplane.GateProto, Lo: uint64(n.num), MaskLo: 0xff})
+			t = append(t, dataplane.GateTest{Version: v, Field: dataplane.GateProto, Lo: uint64(n.num)})
 			if n.num2 != n.num {
-				t = append(t, dataplane.GateTest{Version: v, Field: dataplane.GateProto, Lo: uint64(n.num2), MaskLo: 0xff})
+				t = append(t, dataplane.GateTest{Version: v, Field: dataplane.GateProto, Lo: uint64(n.num2)})
 			}
 		}
 		return t
