@@ -89,8 +89,9 @@ func (l *egressLoop) forward(batch []*Packet) {
 	e := l.e
 	f := e.fib.Load()
 	var tr Tracer
-	if box := e.tracer.Load(); box != nil {
-		tr = box.t
+	var gate *TraceGate
+	if box := e.tracer.Load(); box != nil && box.gate.AnyPasses(batch) {
+		tr, gate = box.t, &box.gate
 	}
 	l.pending = l.pending[:0]
 	l.pending6 = l.pending6[:0]
@@ -98,7 +99,7 @@ func (l *egressLoop) forward(batch []*Packet) {
 	for _, p := range batch {
 		l.tally.rxPackets++
 		l.tally.rxBytes += uint64(p.Len())
-		traced := tr != nil && tr.Match(Egress, p.Bytes())
+		traced := tr != nil && gate.Pass(p.Bytes()) && tr.Match(Egress, p.Bytes())
 		if traced {
 			tr.Record(&TraceEvent{Dir: Egress, Stage: StageReceive, Port: l.port.Name(), Packet: p.Bytes(), Generation: generation(f)})
 		}

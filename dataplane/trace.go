@@ -74,7 +74,9 @@ type TraceEvent struct {
 // Tracer observes packets. The engine loads the tracer once per batch; when
 // none is installed that is the whole cost. Match is called for each packet
 // when it enters the pipeline (pkt is the bytes as received: an inner IP
-// packet on egress, a tunnel payload or outer IP packet on ingress); Record
+// packet on egress, a tunnel payload or outer IP packet on ingress), except
+// for the egress packets that the gate of a Tracer implementing Gater
+// refuses (see TraceGate); Record
 // is called for every stage of a matched packet. Both run on the forwarding
 // goroutines and must not block: a slow tracer must drop records, never make
 // forwarding wait.
@@ -83,7 +85,12 @@ type Tracer interface {
 	Record(ev *TraceEvent)
 }
 
-type tracerBox struct{ t Tracer }
+// tracerBox is the installed tracer and its egress gate (a gate passing
+// everything when the tracer has none).
+type tracerBox struct {
+	t    Tracer
+	gate TraceGate
+}
 
 // SetTracer installs t (nil removes the tracer). Safe to call at any time.
 func (e *Engine) SetTracer(t Tracer) {
@@ -91,5 +98,9 @@ func (e *Engine) SetTracer(t Tracer) {
 		e.tracer.Store(nil)
 		return
 	}
-	e.tracer.Store(&tracerBox{t: t})
+	b := &tracerBox{t: t, gate: GateAll()}
+	if g, ok := t.(Gater); ok {
+		b.gate = g.EgressGate()
+	}
+	e.tracer.Store(b)
 }

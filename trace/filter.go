@@ -22,6 +22,8 @@ import (
 type Filter struct {
 	root *node
 	text string
+	// byDir is what Match evaluates, one per dataplane.Direction.
+	byDir [2]compiled
 }
 
 // String returns the filter as it was written.
@@ -40,6 +42,7 @@ const (
 	nodeProto
 	nodeVersion
 	nodeVNI
+	nodeNone // no packet; only in trees folded for a direction
 )
 
 // side says which address or port of a header a primitive looks at.
@@ -59,6 +62,10 @@ type node struct {
 	prefix      netip.Prefix
 	num         uint32 // port, protocol, IP version or VNI
 	num2        uint32 // a second protocol (icmp matches ICMPv4 and ICMPv6)
+	// host and net as integers: a layer of version ver matches when its
+	// address masked with mask equals val.
+	ver       uint8
+	val, mask addr
 }
 
 // ParseFilter compiles a filter; the empty string matches every packet.
@@ -70,7 +77,7 @@ func ParseFilter(s string) (*Filter, error) {
 	}
 	p := &parser{toks: toks}
 	if len(toks) == 0 {
-		return &Filter{root: &node{kind: nodeAll}, text: s}, nil
+		return newFilter(&node{kind: nodeAll}, s), nil
 	}
 	root, err := p.expr(0)
 	if err != nil {
@@ -79,7 +86,7 @@ func ParseFilter(s string) (*Filter, error) {
 	if p.pos < len(p.toks) {
 		return nil, p.errorf("unexpected %q", p.toks[p.pos])
 	}
-	return &Filter{root: root, text: strings.TrimSpace(s)}, nil
+	return newFilter(root, strings.TrimSpace(s)), nil
 }
 
 type parser struct {
@@ -234,7 +241,10 @@ func (p *parser) host(s side, tok string) (*node, error) {
 	if err != nil || a.Zone() != "" {
 		return nil, p.errorf("%q is not an IP address", tok)
 	}
-	return &node{kind: nodeHost, side: s, addr: a.Unmap()}, nil
+	n := &node{kind: nodeHost, side: s, addr: a.Unmap()}
+	n.val, n.ver = addrOf(n.addr)
+	n.mask = maskOf(n.addr.BitLen(), n.ver)
+	return n, nil
 }
 
 func (p *parser) network(s side, tok string) (*node, error) {
@@ -243,7 +253,7 @@ func (p *parser) network(s side, tok string) (*node, error) {
 		if err != nil {
 			return nil, p.errorf("%q is not a network", tok)
 		}
-		return &node{kind: nodeNet, side: s, prefix: netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}, nil
+		return netNode(s, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())), nil
 	}
 	pfx, err := netip.ParsePrefix(tok)
 	if err != nil || pfx.Addr().Zone() != "" {
@@ -252,7 +262,14 @@ func (p *parser) network(s side, tok string) (*node, error) {
 	if pfx.Addr().Is4In6() {
 		return nil, p.errorf("%q: use the IPv4 form", tok)
 	}
-	return &node{kind: nodeNet, side: s, prefix: pfx.Masked()}, nil
+	return netNode(s, pfx.Masked()), nil
+}
+
+func netNode(s side, pfx netip.Prefix) *node {
+	n := &node{kind: nodeNet, side: s, prefix: pfx}
+	n.val, n.ver = addrOf(pfx.Addr())
+	n.mask = maskOf(pfx.Bits(), n.ver)
+	return n
 }
 
 func (p *parser) port(s side, tok string) (*node, error) {

@@ -27,26 +27,26 @@ func HintFor(cfg *dataplane.Config) Hint {
 }
 
 // view is what a filter looks at: up to two IP layers (outer, inner),
-// parsed by encap.ParseInner straight into place, and the tunnel's VNI. It
-// lives on the stack of Match.
+// parsed straight into place, and the tunnel's VNI. It lives on the stack
+// of Match; only the first n layers are ever written or read.
 type view struct {
 	n      int
-	layers [2]encap.Flow
+	layers [2]layer
 	hasVNI bool
 	vni    uint32
 }
 
 // parse parses the IP packet pkt into the next layer.
-func (v *view) parse(pkt []byte) (*encap.Flow, bool) {
+func (v *view) parse(pkt []byte) (*layer, bool) {
 	if v.n == len(v.layers) {
 		return nil, false
 	}
-	f := &v.layers[v.n]
-	if encap.ParseInner(pkt, f) != encap.DropNone {
+	l := &v.layers[v.n]
+	if !parseLayer(pkt, l) {
 		return nil, false
 	}
 	v.n++
-	return f, true
+	return l, true
 }
 
 // dissect fills v from pkt as the engine sees it in direction dir: an
@@ -65,19 +65,16 @@ func (h *Hint) dissect(dir dataplane.Direction, pkt []byte, v *view) {
 		pkt = ip
 	}
 	if dir == dataplane.Egress || pkt[0]>>4 == 4 || pkt[0]>>4 == 6 {
-		f, ok := v.parse(pkt)
+		l, ok := v.parse(pkt)
 		if !ok || dir == dataplane.Egress {
 			return
 		}
-		hl := encap.IPv6Len
-		if f.Version == 4 {
-			hl = encap.IPv4(pkt).HeaderLen()
-		}
+		hl := l.hdrLen
 		switch {
-		case f.Proto == encap.ProtoIPIP || f.Proto == encap.ProtoIPv6:
+		case l.proto == encap.ProtoIPIP || l.proto == encap.ProtoIPv6:
 			v.parse(pkt[hl:])
-		case f.Proto == encap.ProtoUDP && h.isTunnelPort(f.DstPort) && len(pkt) >= hl+encap.UDPLen:
-			h.payload(pkt[hl+encap.UDPLen:], h.kindForPort(f.DstPort), v)
+		case l.proto == encap.ProtoUDP && h.isTunnelPort(l.dport) && len(pkt) >= hl+encap.UDPLen:
+			h.payload(pkt[hl+encap.UDPLen:], h.kindForPort(l.dport), v)
 		}
 		return
 	}
@@ -145,6 +142,8 @@ func (n *node) match(v *view) bool {
 	switch n.kind {
 	case nodeAll:
 		return true
+	case nodeNone:
+		return false
 	case nodeAnd:
 		return n.left.match(v) && n.right.match(v)
 	case nodeOr:
@@ -162,22 +161,21 @@ func (n *node) match(v *view) bool {
 	return false
 }
 
-func (n *node) matchLayer(l *encap.Flow) bool {
+func (n *node) matchLayer(l *layer) bool {
 	switch n.kind {
-	case nodeHost:
-		return (n.side != dstSide && l.Src == n.addr) || (n.side != srcSide && l.Dst == n.addr)
-	case nodeNet:
-		return (n.side != dstSide && n.prefix.Contains(l.Src)) || (n.side != srcSide && n.prefix.Contains(l.Dst))
+	case nodeHost, nodeNet:
+		return l.ver == n.ver && ((n.side != dstSide && l.src.masked(n.mask) == n.val) ||
+			(n.side != srcSide && l.dst.masked(n.mask) == n.val))
 	case nodePort:
-		if !hasPorts(l.Proto) {
+		if !hasPorts(l.proto) {
 			return false
 		}
 		p := uint16(n.num)
-		return (n.side != dstSide && l.SrcPort == p) || (n.side != srcSide && l.DstPort == p)
+		return (n.side != dstSide && l.sport == p) || (n.side != srcSide && l.dport == p)
 	case nodeProto:
-		return uint32(l.Proto) == n.num || uint32(l.Proto) == n.num2
+		return uint32(l.proto) == n.num || uint32(l.proto) == n.num2
 	case nodeVersion:
-		return uint32(l.Version) == n.num
+		return uint32(l.ver) == n.num
 	}
 	return false
 }
@@ -187,10 +185,14 @@ func hasPorts(proto uint8) bool { return proto == 6 || proto == 17 || proto == 1
 // Match reports whether pkt, seen by the engine in direction dir, passes
 // the filter. It allocates nothing and only reads pkt.
 func (f *Filter) Match(h *Hint, dir dataplane.Direction, pkt []byte) bool {
-	if f.root.kind == nodeAll {
+	c := &f.byDir[dir&1]
+	switch c.root.kind {
+	case nodeAll:
 		return true
+	case nodeNone:
+		return false
 	}
 	var v view
 	h.dissect(dir, pkt, &v)
-	return f.root.match(&v)
+	return c.root.match(&v)
 }
