@@ -5,7 +5,7 @@ PKGS    := ./...
 # Packages whose concurrency claims are checked under the race detector.
 RACE_PKGS := ./encap/ ./lpm/... ./dataplane/... ./xdp/ ./trace/
 
-.PHONY: all build image test deps vet unit race fuzz-seeds bench-micro demo clean
+.PHONY: all build image test deps vet unit race fuzz fuzz-all fuzz-seeds bench-micro demo clean
 
 all: build
 
@@ -75,6 +75,11 @@ test: deps kube-tools vet unit race
 # Longer fuzzing by hand: make fuzz FUZZ=FuzzDecapIP PKG=./encap TIME=60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '$(FUZZ)' -fuzztime $(or $(TIME),30s) $(PKG)
+
+# Every fuzz target in turn, 10 minutes each unless TIME says otherwise
+# (make fuzz-all TIME=30s): the long run issue 13 asks for, by hand.
+fuzz-all:
+	TIME=$(or $(TIME),10m) GO=$(GO) ./scripts/fuzz-all.sh
 
 # Microbenchmarks: encap, lpm, the dataplane pipeline over in-memory ports,
 # offload and linuxio (root: real sockets), 6 runs each (benchstat needs 6
