@@ -8,7 +8,7 @@ import "github.com/podfwd/podfwd/encap"
 // goroutines at once.
 type Coalescer struct {
 	maxBatch int
-	udp      bool // also merge UDP datagrams (MergeUDP)
+	udp      bool      // also merge UDP datagrams (MergeUDP)
 	segs     []segInfo // per input packet
 	next     []int     // next[i]: the member after pkts[i] in its run, or -1
 	runs     []run
