@@ -32,7 +32,7 @@ func TestHostileCorpus(t *testing.T) {
 		port      int
 	}{{"tun", "vxlan", 8472}, {"tun", "geneve", 6081}, {"tun", "ipip", 0}, {"xdp", "vxlan", 8472}, {"kernel", "vxlan", 8472}} {
 		t.Run(v.io+"-"+v.encap, func(t *testing.T) {
-			cfg := topo.Config{Prefix: testenv.RunPrefix() + "h", Nodes: 3, PodsPerNode: 1, IPv6: true}
+			cfg := topo.Config{Prefix: testenv.RunPrefix() + "hc", Nodes: 3, PodsPerNode: 1, IPv6: true}
 			judge := v.io == "kernel" // the kernel's own VXLAN device on node 1, no podfwd
 			if judge {
 				cfg.Mode = topo.KernelVXLAN
