@@ -14,7 +14,8 @@ type Collector struct {
 	packets, bytes, batches, errors *prometheus.Desc
 	drops, tunnel, icmp             *prometheus.Desc
 	gsoSuper, gsoSegs               *prometheus.Desc
-	gsoWhole, tunnelGSO             *prometheus.Desc
+	gsoWhole, gsoWholeSegs          *prometheus.Desc
+	tunnelGSO                       *prometheus.Desc
 	generation, peers, applied      *prometheus.Desc
 	traceActive, traceMatched       *prometheus.Desc
 	traceSkipped, traceLost         *prometheus.Desc
@@ -36,6 +37,7 @@ func newCollector(s *Server) *Collector {
 		gsoSuper:     d("gso_super_packets_total", "GSO super-packets split on egress (op=split) or built by GRO on ingress (op=coalesce).", "op"),
 		gsoSegs:      d("gso_segments_total", "Segments produced by GSO splitting or absorbed by GRO coalescing.", "op"),
 		gsoWhole:     d("gso_whole_packets_total", "GSO super-packets that crossed whole: sent with UDP-tunnel GSO for the kernel to segment (op=send), or received whole from a peer and delivered whole (op=deliver).", "op"),
+		gsoWholeSegs: d("gso_whole_segments_total", "Segments carried by the super-packets sent whole (op=send): the kernel puts that many datagrams on the wire, each counted in packets_total{port=underlay,direction=tx}.", "op"),
 		tunnelGSO:    d("tunnel_gso_active", "1 when egress super-packets leave whole through the UDP-tunnel GSO device, 0 when podfwd splits them."),
 		generation:   d("config_generation", "Generation of the installed forwarding config."),
 		peers:        d("peers", "Peers (other nodes) in the installed config."),
@@ -50,7 +52,7 @@ func newCollector(s *Server) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.batches, c.errors, c.drops, c.tunnel, c.icmp,
-		c.gsoSuper, c.gsoSegs, c.gsoWhole, c.tunnelGSO, c.generation, c.peers, c.applied, c.traceActive, c.traceMatched, c.traceSkipped, c.traceLost} {
+		c.gsoSuper, c.gsoSegs, c.gsoWhole, c.gsoWholeSegs, c.tunnelGSO, c.generation, c.peers, c.applied, c.traceActive, c.traceMatched, c.traceSkipped, c.traceLost} {
 		ch <- d
 	}
 }
@@ -94,6 +96,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.gsoSegs, cnt.Ingress.GSOSegs.Load(), "coalesce")
 	counter(c.gsoWhole, cnt.Egress.WholeGSO.Load(), "send")
 	counter(c.gsoWhole, cnt.Ingress.WholeGSO.Load(), "deliver")
+	counter(c.gsoWholeSegs, cnt.Egress.WholeSegs.Load(), "send")
 	whole := 0.0
 	if e.TunnelGSOActive() {
 		whole = 1

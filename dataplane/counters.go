@@ -25,7 +25,11 @@ type DirectionCounters struct {
 	// rebuilt: sent whole with UDP-tunnel GSO (egress), or received whole
 	// from a peer's tunnel GSO and written to the pod side whole (ingress).
 	WholeGSO atomic.Uint64
-	_        [64]byte // keep the next direction's counters off this cache line
+	// WholeSegs counts the segments the WholeGSO super-packets carry, so
+	// that packets read (a super-packet is one) and packets written (one
+	// per segment on the wire) can be reconciled exactly.
+	WholeSegs atomic.Uint64
+	_         [64]byte // keep the next direction's counters off this cache line
 }
 
 // Counters are the engine's counters: Egress is pod side to underlay,
@@ -48,6 +52,7 @@ type batchTally struct {
 	tunnel, icmp       uint64
 	gsoSuper, gsoSegs  uint64
 	wholeGSO           uint64
+	wholeSegs          uint64
 	drops              [NumReasons]uint32
 	dropped            bool
 }
@@ -79,6 +84,7 @@ func (t *batchTally) flush(d *DirectionCounters) {
 	}
 	if t.wholeGSO > 0 {
 		d.WholeGSO.Add(t.wholeGSO)
+		d.WholeSegs.Add(t.wholeSegs)
 	}
 	if t.dropped {
 		for r, n := range t.drops {

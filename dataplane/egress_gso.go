@@ -41,8 +41,6 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 		l.drop(tr, traced, p, ReasonSegmentFailed)
 		return
 	}
-	l.tally.gsoSuper++
-	l.tally.gsoSegs += uint64(n)
 	if traced {
 		tr.Record(&TraceEvent{Dir: Egress, Stage: StageSegment, Segments: n, Packet: pkt})
 	}
@@ -50,12 +48,20 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	if udp || frame {
 		for i := 0; i < n; i++ {
 			start, r := l.wrap(f, nh, l.gsoOuts[i], room, room+l.gsoSizes[i])
-			if r != ReasonNone || start != 0 {
+			if r == ReasonNone && start != 0 {
+				r = ReasonNoHeadroom // the headers did not fill the room exactly
+			}
+			if r != ReasonNone {
 				l.drop(tr, traced, p, r)
 				return
 			}
 		}
 	}
+	// Counted only once every segment is wrapped: a super-packet dropped
+	// above is one dropped packet, not n segments, in the conservation
+	// equation.
+	l.tally.gsoSuper++
+	l.tally.gsoSegs += uint64(n)
 	l.tally.tunnel += uint64(n)
 	if traced {
 		tr.Record(&TraceEvent{Dir: Egress, Stage: StageEncap, Kind: nh.params.Kind, VNI: nh.params.VNI,

@@ -80,6 +80,7 @@ func (l *egressLoop) sendWhole(f *fib, nh *nextHop, p *Packet, tr Tracer, traced
 	}
 	segs := (len(inner) - hdrLen + int(in.GSOSize) - 1) / int(in.GSOSize)
 	l.tally.wholeGSO++
+	l.tally.wholeSegs += uint64(segs)
 	l.tally.tunnel += uint64(segs)
 	l.tally.txPackets += uint64(segs)
 	l.tally.txBytes += uint64(p.Len())

@@ -155,6 +155,7 @@ func TestEgressSendsSuperPacketsWhole(t *testing.T) {
 			if e.Counters.Egress.WholeGSO.Load() != 1 || e.Counters.Egress.GSOSuper.Load() != 0 {
 				t.Errorf("%v v6=%v: whole %d split %d, want 1 and 0", kind, v6, e.Counters.Egress.WholeGSO.Load(), e.Counters.Egress.GSOSuper.Load())
 			}
+			assertConserved(t, &e.Counters)
 		}
 	}
 }
@@ -178,6 +179,7 @@ func TestEgressFallsBackWhenTheKernelRefusesTunnelGSO(t *testing.T) {
 	if e.Counters.Egress.GSOSuper.Load() != 2 {
 		t.Errorf("split %d super-packets, want 2", e.Counters.Egress.GSOSuper.Load())
 	}
+	assertConserved(t, &e.Counters)
 }
 
 // IPv6 underlays and UDP super-packets keep the split path.

@@ -61,6 +61,7 @@ func TestFrameModeDropsFramesToUnresolvedNextHop(t *testing.T) {
 	if got := e.Counters.Drops(ReasonNeighbourUnresolved); got != 2 {
 		t.Errorf("drops[%s] = %d after the super-packet, want 2", ReasonNeighbourUnresolved, got)
 	}
+	assertConserved(t, &e.Counters)
 	if ReasonNeighbourUnresolved.String() != "neighbour-unresolved" {
 		t.Errorf("reason name %q changed; it is a metric label", ReasonNeighbourUnresolved)
 	}

@@ -191,6 +191,7 @@ func TestIngressGROPassThroughChecksums(t *testing.T) {
 	if got := l.write[0].GSO.Flags; got != offload.FlagDataValid {
 		t.Errorf("delivered packet's virtio flags %d, want DATA_VALID", got)
 	}
+	assertConserved(t, &e.Counters)
 }
 
 // A zero-length datagram is received and dropped as empty, never lost
@@ -204,6 +205,7 @@ func TestIngressCountsEmptyDatagrams(t *testing.T) {
 	if got := e.Counters.Ingress.Rx.Packets.Load(); got != 1 {
 		t.Errorf("rx packets %d, want 1", got)
 	}
+	assertConserved(t, &e.Counters)
 }
 
 // With a TUN that takes USO, a run of UDP datagrams of one flow leaves as

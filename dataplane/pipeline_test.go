@@ -102,6 +102,7 @@ func TestIngressDropsWithNamedReasons(t *testing.T) {
 			if got := e.Counters.Drops(c.want); got != 1 {
 				t.Errorf("drops[%s] = %d, want 1", c.want, got)
 			}
+			assertConserved(t, &e.Counters)
 		})
 	}
 }

@@ -90,6 +90,9 @@ func TestEndToEnd(t *testing.T) {
 			}
 			checkTooBig(t, tp, c)
 			injectStrangers(t, tp, c)
+			for _, n := range tp.Nodes {
+				checkConservation(t, n)
+			}
 			log := ds[0].stop(t)
 			for _, want := range []string{"drop.unknown-peer=1", "drop.spoofed-source=1"} {
 				if !strings.Contains(log, want) {

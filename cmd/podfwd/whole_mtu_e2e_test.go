@@ -25,5 +25,8 @@ func TestWholeSuperPacketsToPodsBelowTheTunnelMTU(t *testing.T) {
 	a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
 	transfer(t, a, b, b.IPv4, 16<<20)
 	transfer(t, b, a, a.IPv6, 8<<20)
+	for _, n := range tp.Nodes {
+		checkConservation(t, n)
+	}
 	checkGSOPath(t, e2eCase{"tun", "vxlan", topo.DefaultVXLANPort, false}, ds[0].stop(t), ds[1].stop(t))
 }

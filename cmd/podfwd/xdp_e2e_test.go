@@ -51,6 +51,9 @@ func TestEndToEndXDP(t *testing.T) {
 			nodeTrafficPasses(t, tp.Nodes[1], tp.Nodes[0])
 			checkTooBig(t, tp, c)
 			injectStrangers(t, tp, c)
+			for _, n := range tp.Nodes {
+				checkConservation(t, n)
+			}
 			for i, d := range ds {
 				log := d.stop(t)
 				t.Logf("%s: %s", d.node.Namespace, linesWith(log, "AF_XDP underlay", "counters"))

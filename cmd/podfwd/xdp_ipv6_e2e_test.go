@@ -24,6 +24,9 @@ func TestEndToEndXDPOverIPv6Underlay(t *testing.T) {
 			a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[1]
 			transfer(t, a, b, b.IPv4, 8<<20)
 			transfer(t, b, a, a.IPv6, 8<<20)
+			for _, n := range tp.Nodes {
+				checkConservation(t, n)
+			}
 			for _, d := range ds {
 				log := d.stop(t)
 				t.Logf("%s: %s", d.node.Namespace, linesWith(log, "next hop", "counters"))

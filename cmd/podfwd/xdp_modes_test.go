@@ -32,6 +32,9 @@ func TestXDPConfigModes(t *testing.T) {
 	}
 	pingBothWays(t, tp)
 	transfer(t, tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0], tp.Nodes[1].Pods[0].IPv4, 8<<20)
+	for _, n := range tp.Nodes {
+		checkConservation(t, n)
+	}
 	for _, d := range ds {
 		d.stop(t)
 	}

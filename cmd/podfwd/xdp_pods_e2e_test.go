@@ -53,6 +53,9 @@ func TestEndToEndXDPPods(t *testing.T) {
 			transfer(t, a, b, b.IPv4, 64<<20)
 			transfer(t, b, a, a.IPv6, 8<<20)
 			after := tunPackets(t, tp)
+			for _, n := range tp.Nodes {
+				checkConservation(t, n)
+			}
 			t.Logf("TUN packets during the pod traffic: node 1 %d, node 2 %d", after[0]-before[0], after[1]-before[1])
 			for i := range before {
 				// With xdp.pods off, the same traffic put 2,686 and 4,040
