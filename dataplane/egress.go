@@ -294,7 +294,9 @@ func (l *egressLoop) send(port Port, pkts []*Packet) {
 	if err != nil || n < len(pkts) {
 		l.e.Counters.Egress.Tx.Errors.Add(1)
 		l.e.errLog.report(port.Name(), "write", err)
-		l.tally.drops[ReasonSendFailed] += uint32(len(pkts) - n)
+		for _, p := range pkts[n:] { // a refused train loses every segment it carried
+			l.tally.drops[ReasonSendFailed] += uint32(max(p.Segments, 1))
+		}
 		l.tally.dropped = true
 	}
 }
