@@ -83,8 +83,15 @@ func (m metrics) drop(path, reason string) uint64 {
 //	egress:  rx(pod) + segments(split) − super-packets(split) + segments(whole) − super-packets(whole)
 //	                  = tx(underlay) + Σ drops(egress)
 //
-// The egress side is exact as long as every send-failed drop is a single
-// datagram (a refused UDP GSO train is counted once today).
+// A refused UDP GSO train counts one send-failed drop per segment, so the
+// egress side is exact too.
+// podDatagrams is what the pod port delivered counted in datagrams: its
+// tx counter counts a coalesced super-packet once.
+func (m metrics) podDatagrams() uint64 {
+	return m.get(`podfwd_packets_total{direction="tx",port="pod"}`) +
+		m.get(`podfwd_gso_segments_total{op="coalesce"}`) - m.get(`podfwd_gso_super_packets_total{op="coalesce"}`)
+}
+
 func (m metrics) conservation() string {
 	var bad []string
 	inDrops, inBy := m.drops("ingress")
