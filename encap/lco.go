@@ -1,0 +1,88 @@
+package encap
+
+import "encoding/binary"
+
+// InnerCsum says what the caller knows about the inner packet's own L4
+// checksum, which decides how an IPv6 outer UDP checksum is computed.
+type InnerCsum uint8
+
+const (
+	// InnerCsumUnknown: the inner checksum may be partial (NEEDS_CSUM, the
+	// pseudo-header sum a local stack left for offload), absent or wrong.
+	// The outer UDP checksum is summed over the whole datagram.
+	InnerCsumUnknown InnerCsum = iota
+	// InnerCsumComplete: the inner TCP/UDP/ICMP checksum is filled in. The
+	// outer UDP checksum is then derived from it without reading the
+	// payload (local checksum offload, LCO). Were the inner checksum wrong
+	// after all, the outer one comes out wrong as well and the packet is
+	// dropped one hop earlier than the inner checksum would have dropped it.
+	InnerCsumComplete
+)
+
+// innerSumLCO returns the one's-complement sum of the whole inner IP packet
+// ip (not complemented, maybe not fully folded), without reading its L4
+// payload, and whether it could: ok is false unless ip is one unfragmented
+// IPv4 or IPv6 packet filling ip exactly, carrying TCP, UDP (with a
+// checksum), ICMP or ICMPv6 directly after the IP header.
+//
+// A correct L4 checksum makes pseudo-header + L4 segment sum to zero (one's
+// complement), so the segment sums to -pseudo, and the packet to
+// sum(IP header) - pseudo (Linux lco_csum applies the same identity).
+// ICMPv4 has no pseudo-header: its message sums to zero by itself.
+func innerSumLCO(ip []byte) (sum uint64, ok bool) {
+	if len(ip) == 0 {
+		return 0, false
+	}
+	switch ip[0] >> 4 {
+	case 4:
+		if len(ip) < IPv4MinLen {
+			return 0, false
+		}
+		hl := int(ip[0]&0x0f) * 4
+		if hl < IPv4MinLen || hl > len(ip) || int(binary.BigEndian.Uint16(ip[IPv4TotalLenOffset:])) != len(ip) || IPv4(ip).IsFragment() {
+			return 0, false
+		}
+		proto := ip[IPv4ProtocolOffset]
+		if !l4Checksummed(proto, ip[hl:]) {
+			return 0, false
+		}
+		hs := headerSum4(ip[:hl])
+		if proto == ProtoICMP {
+			return uint64(hs), true
+		}
+		// The addresses are in both the header and the pseudo-header: only
+		// protocol and L4 length remain to subtract.
+		addrs := Fold64(uint64(binary.BigEndian.Uint32(ip[IPv4SrcOffset:])) + uint64(binary.BigEndian.Uint32(ip[IPv4DstOffset:])))
+		return uint64(hs) + uint64(^uint16(Fold(addrs+uint32(proto)+uint32(len(ip)-hl)))), true
+	case 6:
+		if len(ip) < IPv6Len || IPv6Len+int(binary.BigEndian.Uint16(ip[IPv6PayloadLenOffset:])) != len(ip) {
+			return 0, false
+		}
+		nh := ip[IPv6NextHeaderOffset]
+		if !l4Checksummed(nh, ip[IPv6Len:]) {
+			return 0, false
+		}
+		// header - pseudo: the addresses and the payload length cancel;
+		// the header's nh<<8|hop word minus the pseudo-header's nh is
+		// hop + 255*nh.
+		w0 := binary.BigEndian.Uint32(ip[0:])
+		return uint64(w0>>16) + uint64(w0&0xffff) + uint64(ip[IPv6HopLimitOffset]) + 255*uint64(nh), true
+	}
+	return 0, false
+}
+
+// l4Checksummed reports whether seg, the whole L4 segment of protocol
+// proto, is a kind whose checksum covers exactly seg and is mandatory (a UDP
+// checksum of zero means none; a UDP length short of seg leaves bytes
+// uncovered).
+func l4Checksummed(proto uint8, seg []byte) bool {
+	switch proto {
+	case ProtoTCP:
+		return len(seg) >= TCPMinLen
+	case ProtoUDP:
+		return len(seg) >= UDPLen && int(UDP(seg).Length()) == len(seg) && UDP(seg).Checksum() != 0
+	case ProtoICMP, ProtoICMPv6:
+		return len(seg) >= 4
+	}
+	return false
+}
