@@ -162,7 +162,9 @@ func randParams(rng *rand.Rand) Params {
 }
 
 func randOuter(rng *rand.Rand) (src, dst netip.Addr) {
-	a4 := func() netip.Addr { return netip.AddrFrom4([4]byte{byte(rng.Uint32()), 2, byte(rng.Uint32()), byte(rng.Uint32())}) }
+	a4 := func() netip.Addr {
+		return netip.AddrFrom4([4]byte{byte(rng.Uint32()), 2, byte(rng.Uint32()), byte(rng.Uint32())})
+	}
 	a6 := func() netip.Addr {
 		var b [16]byte
 		binary.BigEndian.PutUint64(b[:], rng.Uint64()|1<<61)
