@@ -15,24 +15,24 @@ const maxTemplateLen = IPv6Len + UDPLen + GeneveMinLen + MaxGeneveOptionLen + Et
 // when the peer's Params and Outer are built; it is then read-only and safe
 // for concurrent use.
 type Template struct {
-	hdr      [maxTemplateLen]byte
-	o        *Outer // shares its IPv4 Identification counter with PrependOuter
-	n        int    // header bytes written per packet
-	tunLen   int    // bytes of them PrependTunnel would write
-	ipLen    int    // IPv4MinLen or IPv6Len
-	maxInner int    // longest inner packet whose outer length fits 16 bits
-	protoOff int    // offset in hdr of the inner EtherType / Geneve protocol; 0 if none
-	bad      DropReason
-	v6, udp  bool
-	zeroCsum bool
-	df       DFPolicy
-	ttl      uint8
-	srcMin   uint16
-	srcRange uint64
+	// Per-packet fields first, sharing cache lines with the header start.
+	n        int // header bytes written per packet
+	maxInner int // longest inner packet whose outer length fits 16 bits; -1 if bad
+	protoOff int // offset in hdr of the inner EtherType / Geneve protocol; 0 if none
 	// IPv4: the addresses' word sum. IPv6 with UDP: the pseudo-header's
 	// addresses and protocol plus the UDP destination port; tunSum adds
 	// the tunnel header without its inner-protocol field.
-	sum, tunSum uint64
+	sum, tunSum     uint64
+	srcRange        uint64
+	srcMin          uint16
+	ttl             uint8
+	v6, udp         bool
+	zeroCsum        bool
+	dfKeep, dfForce bool   // outer DF = inner DF && dfKeep || dfForce
+	o               *Outer // shares its IPv4 Identification counter with PrependOuter
+	hdr             [maxTemplateLen]byte
+	tunLen, ipLen   int // bytes PrependTunnel would write; IPv4MinLen or IPv6Len
+	bad             DropReason
 }
 
 // NewTemplate prepares the headers for p (validated) and o's addresses; o
@@ -41,7 +41,8 @@ type Template struct {
 // of mixed or unknown family, a bad Kind) give a template whose Encap
 // returns that drop reason, as the prepend functions would.
 func NewTemplate(p *Params, o *Outer) *Template {
-	t := &Template{o: o, df: p.DF, ttl: p.ttl(), zeroCsum: p.ZeroUDPChecksum6}
+	t := &Template{o: o, ttl: p.ttl(), zeroCsum: p.ZeroUDPChecksum6, maxInner: -1}
+	t.dfKeep, t.dfForce = p.DF == DFInherit, p.DF == DFSet
 	t.srcMin, t.srcRange = p.SrcPortMin, 0
 	if p.SrcPortMin == 0 && p.SrcPortMax == 0 {
 		t.srcMin, t.srcRange = DefaultSrcPortMin, DefaultSrcPortMax-DefaultSrcPortMin
@@ -126,7 +127,7 @@ func (t *Template) HeaderLen() int { return t.n }
 // of a packet whose inner checksum is right. Only buf[newStart:start] is
 // written.
 func (t *Template) Encap(buf []byte, start, end int, flowHash uint32, csum InnerCsum) (newStart int, r DropReason) {
-	if start < t.n || start >= end || end > len(buf) || end-start > t.maxInner || t.bad != DropNone {
+	if start < t.n || start >= end || end > len(buf) || end-start > t.maxInner {
 		return start, t.reason(buf, start, end)
 	}
 	inner := buf[start:end]
@@ -150,12 +151,7 @@ func (t *Template) Encap(buf []byte, start, end int, flowHash uint32, csum Inner
 	default:
 		return start, DropUnsupportedInner
 	}
-	switch t.df {
-	case DFSet:
-		df = true
-	case DFClear:
-		df = false
-	}
+	df = df && t.dfKeep || t.dfForce
 	s := start - t.n
 	h := buf[s:start]
 	copy(h, t.hdr[:t.n])
