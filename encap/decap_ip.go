@@ -119,10 +119,10 @@ func decapUDP(pkt []byte, off int, cfg *DecapConfig, d *Decapped) DropReason {
 		return DropNotTunnel
 	}
 	base := off + UDPLen
-	in, r := DecapUDPPayload(pkt[base:off+ul], d.Kind, cfg.ExpectVNI)
+	in, et, vni, r := decapTunnel(pkt[base:off+ul], d.Kind, cfg.ExpectVNI)
 	if r != DropNone {
 		return r
 	}
-	d.VNI, d.InnerOff, d.InnerEtherType, d.InnerEnd = in.VNI, base+in.Off, in.EtherType, off+ul
+	d.VNI, d.InnerOff, d.InnerEtherType, d.InnerEnd = vni, base+in, et, off+ul
 	return DropNone
 }
