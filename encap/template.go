@@ -28,6 +28,7 @@ type Template struct {
 	ttl             uint8
 	v6, udp         bool
 	zeroCsum        bool
+	lco             bool   // IPv6 with a UDP checksum: LCO applies
 	dfKeep, dfForce bool   // outer DF = inner DF && dfKeep || dfForce
 	o               *Outer // shares its IPv4 Identification counter with PrependOuter
 	hdr             [maxTemplateLen]byte
@@ -94,6 +95,7 @@ func NewTemplate(p *Params, o *Outer) *Template {
 		binary.BigEndian.PutUint16(h[t.ipLen+UDPDstPortOffset:], p.dstPort())
 	}
 	if t.v6 {
+		t.lco = t.udp && !t.zeroCsum
 		t.maxInner = 0xffff - t.n + IPv6Len
 		h[IPv6NextHeaderOffset], h[IPv6HopLimitOffset] = ProtoUDP, t.ttl
 		src, dst := o.Src.As16(), o.Dst.As16()
@@ -131,6 +133,16 @@ func (t *Template) Encap(buf []byte, start, end int, flowHash uint32, csum Inner
 		return start, t.reason(buf, start, end)
 	}
 	inner := buf[start:end]
+	// The calls first (LCO, the copy), the register work after them: every
+	// value live across a call is spilled.
+	var lcoSum uint64
+	lco := false
+	if t.lco && csum == InnerCsumComplete {
+		lcoSum, lco = innerSumLCO(inner)
+	}
+	s := start - t.n
+	h := buf[s:start]
+	copy(h, t.hdr[:t.n])
 	var tos uint8
 	var df bool
 	var et uint16
@@ -152,9 +164,6 @@ func (t *Template) Encap(buf []byte, start, end int, flowHash uint32, csum Inner
 		return start, DropUnsupportedInner
 	}
 	df = df && t.dfKeep || t.dfForce
-	s := start - t.n
-	h := buf[s:start]
-	copy(h, t.hdr[:t.n])
 	if t.udp {
 		binary.BigEndian.PutUint16(h[t.protoOff:], et)
 		ipProto = ProtoUDP
@@ -193,8 +202,8 @@ func (t *Template) Encap(buf []byte, start, end int, flowHash uint32, csum Inner
 		return s, DropNone
 	}
 	sum := t.sum + 2*uint64(pl) + uint64(sp)
-	if is, ok := innerSumIf(csum, inner); ok {
-		sum += t.tunSum + uint64(et) + is
+	if lco {
+		sum += t.tunSum + uint64(et) + lcoSum
 	} else {
 		sum += uint64(Sum(buf[s+IPv6Len+UDPLen:end], 0))
 	}
@@ -204,14 +213,6 @@ func (t *Template) Encap(buf []byte, start, end int, flowHash uint32, csum Inner
 	}
 	binary.BigEndian.PutUint16(h[IPv6Len+UDPChecksumOffset:], c)
 	return s, DropNone
-}
-
-// innerSumIf is innerSumLCO when the caller vouches for the inner checksum.
-func innerSumIf(csum InnerCsum, inner []byte) (uint64, bool) {
-	if csum != InnerCsumComplete {
-		return 0, false
-	}
-	return innerSumLCO(inner)
 }
 
 // putUDP writes the per-packet UDP fields (the template holds the rest and
