@@ -115,11 +115,6 @@ func NewTemplate(p *Params, o *Outer) *Template {
 	return t
 }
 
-// HeaderLen returns the bytes Encap writes in front of the inner packet
-// (outer IP header included, outer Ethernet not); 0 for a template whose
-// Encap always fails.
-func (t *Template) HeaderLen() int { return t.n }
-
 // Encap writes the outer headers in front of the inner IP packet
 // buf[start:end] and returns the new start (outer IP header first): the
 // same bytes, and the same drop reasons, as PrependTunnel then
