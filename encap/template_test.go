@@ -289,3 +289,72 @@ func TestTemplateZeroAllocs(t *testing.T) {
 		})
 	}
 }
+
+// l4ChecksumRight checks ip's L4 checksum the naive way, independently of
+// innerSumLCO: pseudo-header (none for ICMPv4) plus segment verify.
+func l4ChecksumRight(ip []byte) bool {
+	var seg []byte
+	var pseudo uint32
+	switch {
+	case len(ip) >= IPv4MinLen && ip[0]>>4 == 4 && IPv4(ip).HeaderLen() >= IPv4MinLen && IPv4(ip).HeaderLen() <= len(ip):
+		seg = ip[IPv4(ip).HeaderLen():]
+		if p := IPv4(ip).Protocol(); p != ProtoICMP {
+			pseudo = PseudoHeader4([4]byte(ip[IPv4SrcOffset:]), [4]byte(ip[IPv4DstOffset:]), p, len(seg))
+		}
+	case len(ip) >= IPv6Len && ip[0]>>4 == 6:
+		seg = ip[IPv6Len:]
+		pseudo = pseudoHeader6Slices(ip[IPv6SrcOffset:IPv6SrcOffset+16], ip[IPv6DstOffset:IPv6DstOffset+16], ip[IPv6NextHeaderOffset], len(seg))
+	default:
+		return false
+	}
+	return refChecksum(seg, pseudo) == 0
+}
+
+// FuzzInnerSumLCO: whenever LCO accepts a packet whose L4 checksum is
+// right, its sum is the packet's full sum.
+func FuzzInnerSumLCO(f *testing.F) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 8 {
+		f.Add(randInner(rng))
+	}
+	f.Fuzz(func(t *testing.T, ip []byte) {
+		got, ok := innerSumLCO(ip)
+		if ok && l4ChecksumRight(ip) && !congruent(got, uint64(Sum(ip, 0))) {
+			t.Fatalf("LCO sum %#x, full sum %#x", got, Sum(ip, 0))
+		}
+	})
+}
+
+// FuzzTemplateMatchesPrepend: for any parameters (from seed), inner bytes
+// and headroom, Template.Encap writes what the prepend path writes; with
+// InnerCsumComplete too when the inner checksum is right.
+func FuzzTemplateMatchesPrepend(f *testing.F) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := range 8 {
+		f.Add(uint64(i), randInner(rng), uint16(testHeadroom), rng.Uint32())
+	}
+	f.Add(uint64(99), []byte{0x45}, uint16(3), uint32(0))
+	f.Fuzz(func(t *testing.T, seed uint64, inner []byte, headroom uint16, hash uint32) {
+		rng := rand.New(rand.NewPCG(seed, seed>>32))
+		p := randParams(rng)
+		src, dst := randOuter(rng)
+		h := int(headroom) % (testHeadroom + 1)
+		csums := []InnerCsum{InnerCsumUnknown}
+		if l4ChecksumRight(inner) {
+			csums = append(csums, InnerCsumComplete)
+		}
+		for _, csum := range csums {
+			oldBuf := make([]byte, h+len(inner))
+			copy(oldBuf[h:], inner)
+			newBuf := bytes.Clone(oldBuf)
+			wantStart, wantR := PrependTunnel(oldBuf, h, len(oldBuf), &p)
+			if wantR == DropNone {
+				wantStart, wantR = PrependOuter(oldBuf, wantStart, len(oldBuf), &p, &Outer{Src: src, Dst: dst}, oldBuf[h:], hash)
+			}
+			gotStart, gotR := NewTemplate(&p, &Outer{Src: src, Dst: dst}).Encap(newBuf, h, len(newBuf), hash, csum)
+			if gotR != wantR || (wantR == DropNone && (gotStart != wantStart || !bytes.Equal(newBuf, oldBuf))) {
+				t.Fatalf("csum %d: template (%d, %v) %x, prepend (%d, %v) %x", csum, gotStart, gotR, newBuf, wantStart, wantR, oldBuf)
+			}
+		}
+	})
+}
