@@ -110,6 +110,8 @@ func TestInnerSumLCORefuses(t *testing.T) {
 		"v4 tcp short":  refixHeader4(buildShort4(ProtoTCP, 19)),
 		"v4 ihl > len":  func(ip []byte) []byte { ip[0] = 0x4f; return ip }(find(false, ProtoICMP)[:IPv4MinLen+8]),
 		"v5":            {0x50, 0, 0, 0},
+		"v4 icmpv6":     refixHeader4(func(ip []byte) []byte { ip[IPv4ProtocolOffset] = ProtoICMPv6; return ip }(find(false, ProtoICMP))),
+		"v6 icmpv4":     func(ip []byte) []byte { ip[IPv6NextHeaderOffset] = ProtoICMP; return ip }(find(true, ProtoICMPv6)),
 	}
 	for name, ip := range cases {
 		if _, ok := innerSumLCO(ip); ok {
