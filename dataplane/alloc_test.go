@@ -15,23 +15,7 @@ func TestForwardingAllocatesNothing(t *testing.T) {
 	for _, kind := range []encap.Kind{encap.KindVXLAN, encap.KindGeneve, encap.KindIPIP} {
 		t.Run(kind.String(), func(t *testing.T) {
 			e, _, ul := newTestEngine(t, kind)
-			ul.Discard = true
-			eg := newEgressLoop(e, e.opts.Pod)
-			pkt := udpPacket(t, localPod, remotePod, 64, false, 1000)
-			n := len(eg.batch)
-			allocs := testing.AllocsPerRun(50, func() {
-				for _, p := range eg.batch {
-					p.Reset(Headroom)
-					p.SetLen(copy(p.Buf[p.Start:], pkt))
-				}
-				eg.forward(eg.batch[:n])
-			})
-			if allocs != 0 {
-				t.Errorf("egress: %.1f allocations per batch, want 0", allocs)
-			}
-			if e.Counters.Egress.Tunnel.Load() == 0 {
-				t.Fatal("nothing was encapsulated: the measurement measured nothing")
-			}
+			checkEgressAllocatesNothing(t, e, ul, udpPacket(t, localPod, remotePod, 64, false, 1000))
 		})
 	}
 	t.Run("ingress-vxlan", func(t *testing.T) {
@@ -56,6 +40,28 @@ func TestForwardingAllocatesNothing(t *testing.T) {
 			t.Fatal("nothing was decapsulated")
 		}
 	})
+}
+
+// checkEgressAllocatesNothing forwards full batches of pkt through an
+// egress loop of e, whose underlay is ul, and fails on any allocation.
+func checkEgressAllocatesNothing(t *testing.T, e *Engine, ul *MemPort, pkt []byte) {
+	t.Helper()
+	ul.Discard = true
+	eg := newEgressLoop(e, e.opts.Pod)
+	n := len(eg.batch)
+	allocs := testing.AllocsPerRun(50, func() {
+		for _, p := range eg.batch {
+			p.Reset(Headroom)
+			p.SetLen(copy(p.Buf[p.Start:], pkt))
+		}
+		eg.forward(eg.batch[:n])
+	})
+	if allocs != 0 {
+		t.Errorf("egress: %.1f allocations per batch, want 0", allocs)
+	}
+	if e.Counters.Egress.Tunnel.Load() == 0 {
+		t.Fatal("nothing was encapsulated: the measurement measured nothing")
+	}
 }
 
 // Readers must see either the old config or the new one while configs are

@@ -235,13 +235,16 @@ func (l *egressLoop) wrap(f *fib, nh *nextHop, buf []byte, start, end int) (int,
 		// the zero MAC would go nowhere.
 		return start, ReasonNeighbourUnresolved
 	}
-	innerStart := start
-	start, r := encap.PrependTunnel(buf, start, end, &nh.params)
-	if r != encap.DropNone || kind != UnderlayFrame {
+	if kind != UnderlayFrame {
+		start, r := encap.PrependTunnel(buf, start, end, &nh.params)
 		return start, FromEncap(r)
 	}
-	inner := buf[innerStart:end]
-	if start, r = encap.PrependOuter(buf, start, end, &nh.params, &nh.outer, inner, encap.FlowHash(inner)); r != encap.DropNone {
+	// Every inner checksum is complete by now (partial ones from the TUN
+	// are completed before, segments get theirs from offload.Segment, pod
+	// frames from xdpport), so an IPv6 outer UDP checksum can be derived
+	// from it.
+	start, r := nh.tmpl.Encap(buf, start, end, encap.FlowHash(buf[start:end]), encap.InnerCsumComplete)
+	if r != encap.DropNone {
 		return start, FromEncap(r)
 	}
 	etherType := uint16(encap.EtherTypeIPv4)

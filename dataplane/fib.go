@@ -20,6 +20,8 @@ type nextHop struct {
 	tunHdrLen int            // bytes PrependTunnel writes (0 for IPIP)
 	outer     encap.Outer    // outer addresses, for whole frames
 	frameLen  int            // bytes of outer Ethernet + IP (+ UDP) for whole frames
+
+	tmpl *encap.Template // params and outer laid out once, for whole frames
 }
 
 // fib is a Config compiled for the hot path: LPM tables from destination to
@@ -88,6 +90,10 @@ func compile(cfg *Config) (*fib, error) {
 		for _, p := range peer.PodCIDRs {
 			addRoute(&b4, &b6, p, idx)
 		}
+	}
+	for i := range f.hops[1:] { // after the appends: a template keeps &outer
+		h := &f.hops[1+i]
+		h.tmpl = encap.NewTemplate(&h.params, &h.outer)
 	}
 	if err := f.v4.Apply(&b4); err != nil {
 		return nil, fmt.Errorf("%w: ipv4 routes: %w", ErrInvalidConfig, err)

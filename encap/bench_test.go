@@ -85,6 +85,23 @@ func BenchmarkEncap(b *testing.B) {
 	})
 }
 
+// BenchmarkEncapTemplate is BenchmarkEncap through the peer's Template:
+// FlowHash + Template.Encap, the IPv6 outer UDP checksum by LCO.
+func BenchmarkEncapTemplate(b *testing.B) {
+	forEachBench(b, func(b *testing.B, f benchFormat, v6 bool, inner []byte) {
+		buf := make([]byte, testHeadroom+len(inner))
+		copy(buf[testHeadroom:], inner)
+		t, end := NewTemplate(&f.params, newOuter(v6)), len(buf)
+		in := buf[testHeadroom:]
+		for b.Loop() {
+			s, r := t.Encap(buf, testHeadroom, end, FlowHash(in), InnerCsumComplete)
+			if r != DropNone || s <= 0 {
+				b.Fatal(r)
+			}
+		}
+	})
+}
+
 func BenchmarkDecap(b *testing.B) {
 	cfg := &DecapConfig{VXLANPort: DefaultVXLANPort, GenevePort: DefaultGenevePort, ExpectVNI: 42, AcceptIPIP: true}
 	forEachBench(b, func(b *testing.B, f benchFormat, v6 bool, inner []byte) {

@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// TestConcurrentEncapDecap shares one Params, Outer and DecapConfig between
-// goroutines, as the dataplane's workers do; run under -race it checks the
+// TestConcurrentEncapDecap shares one Params, Outer, Template and
+// DecapConfig between goroutines, as the dataplane's workers do; run under -race it checks the
 // "safe for concurrent use" claims, and without it that non-DF IDs stay
 // unique per peer.
 func TestConcurrentEncapDecap(t *testing.T) {
@@ -14,6 +14,7 @@ func TestConcurrentEncapDecap(t *testing.T) {
 	o := newOuter(false)
 	cfg := &DecapConfig{VXLANPort: DefaultVXLANPort, ExpectVNI: 9}
 	inner := buildInnerUDP4([]byte("concurrent"), 0, false, 64)
+	tmpl := NewTemplate(p, o)
 	const workers, each = 4, 500
 	ids := make([][]uint16, workers)
 	var wg sync.WaitGroup
@@ -24,8 +25,14 @@ func TestConcurrentEncapDecap(t *testing.T) {
 			buf := make([]byte, testHeadroom+len(inner))
 			for range each {
 				copy(buf[testHeadroom:], inner)
-				s, r := PrependTunnel(buf, testHeadroom, len(buf), p)
-				s, r2 := PrependOuter(buf, s, len(buf), p, o, buf[testHeadroom:], FlowHash(inner))
+				var s int
+				var r, r2 DropReason
+				if w%2 == 1 { // the template shares o's ID counter
+					s, r = tmpl.Encap(buf, testHeadroom, len(buf), FlowHash(inner), InnerCsumComplete)
+				} else {
+					s, r = PrependTunnel(buf, testHeadroom, len(buf), p)
+					s, r2 = PrependOuter(buf, s, len(buf), p, o, buf[testHeadroom:], FlowHash(inner))
+				}
 				if r|r2 != DropNone {
 					t.Error(r, r2)
 					return

@@ -1,6 +1,9 @@
 package encap
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // DecapConfig says which tunnels this node accepts. A zero port means that
 // kind is not accepted (use DefaultVXLANPort / DefaultGenevePort, or 8472 for
@@ -119,10 +122,30 @@ func decapUDP(pkt []byte, off int, cfg *DecapConfig, d *Decapped) DropReason {
 		return DropNotTunnel
 	}
 	base := off + UDPLen
-	in, r := DecapUDPPayload(pkt[base:off+ul], d.Kind, cfg.ExpectVNI)
+	if p := pkt[base : off+ul]; len(p) > VXLANLen+EthernetLen {
+		// A good VXLAN packet, or a Geneve one without options carrying
+		// Ethernet, without a call; anything else takes decapTunnel, which
+		// also names the drop reason. Both headers are 8 bytes with the
+		// VNI in the same place.
+		w := binary.BigEndian.Uint64(p)
+		ok := false
+		switch d.Kind {
+		case KindVXLAN:
+			ok = uint32(w>>32) == vxlanFlagsW
+		case KindGeneve: // version 0, no options, not control, protocol TEB
+			ok = w>>56 == 0 && byte(w>>48)&geneveFlagO == 0 && uint16(w>>32) == EtherTypeTEB
+		}
+		et := binary.BigEndian.Uint16(p[VXLANLen+EthernetTypeOffset:])
+		v := p[VXLANLen+EthernetLen] >> 4
+		if ok && uint32(w)>>8 == cfg.ExpectVNI && (et == EtherTypeIPv4 && v == 4 || et == EtherTypeIPv6 && v == 6) {
+			d.VNI, d.InnerOff, d.InnerEtherType, d.InnerEnd = cfg.ExpectVNI, base+VXLANLen+EthernetLen, et, off+ul
+			return DropNone
+		}
+	}
+	in, et, vni, r := decapTunnel(pkt[base:off+ul], d.Kind, cfg.ExpectVNI)
 	if r != DropNone {
 		return r
 	}
-	d.VNI, d.InnerOff, d.InnerEtherType, d.InnerEnd = in.VNI, base+in.Off, in.EtherType, off+ul
+	d.VNI, d.InnerOff, d.InnerEtherType, d.InnerEnd = vni, base+in, et, off+ul
 	return DropNone
 }

@@ -1,5 +1,7 @@
 package encap
 
+import "encoding/binary"
+
 // Inner locates the inner IP packet inside a tunnel payload.
 type Inner struct {
 	Off       int    // where the inner IP packet starts in the payload (inner Ethernet stripped); it runs to the payload's end
@@ -15,31 +17,39 @@ type Inner struct {
 // control packet (O bit) is DropGeneveControl. kind KindIPIP, or any other,
 // yields DropNotTunnel. Safe for concurrent use; payload is only read.
 func DecapUDPPayload(payload []byte, kind Kind, expectVNI uint32) (Inner, DropReason) {
-	var off int
-	var vni uint32
+	off, et, vni, r := decapTunnel(payload, kind, expectVNI)
+	if r != DropNone {
+		return Inner{}, r
+	}
+	return Inner{Off: off, EtherType: et, VNI: vni}, DropNone
+}
+
+// decapTunnel is DecapUDPPayload with its results in registers rather than
+// a struct, for DecapIPTo's hot path.
+func decapTunnel(payload []byte, kind Kind, expectVNI uint32) (off int, et uint16, vni uint32, r DropReason) {
 	var proto uint16
 	switch kind {
 	case KindVXLAN:
 		if len(payload) < VXLANLen {
-			return Inner{}, DropTruncated
+			return 0, 0, 0, DropTruncated
 		}
-		v := VXLAN(payload)
-		if !v.FlagsValid() {
-			return Inner{}, DropBadVXLANFlags
+		w := binary.BigEndian.Uint64(payload) // flags word, VNI and reserved byte
+		if uint32(w>>32) != vxlanFlagsW {
+			return 0, 0, 0, DropBadVXLANFlags
 		}
-		vni, off, proto = v.VNI(), VXLANLen, EtherTypeTEB
+		vni, off, proto = uint32(w)>>8, VXLANLen, EtherTypeTEB
 	case KindGeneve:
 		// One pass over the options: bounds and critical bits together.
 		if len(payload) < GeneveMinLen {
-			return Inner{}, DropTruncated
+			return 0, 0, 0, DropTruncated
 		}
 		g := Geneve(payload)
 		if g.Version() != 0 {
-			return Inner{}, DropBadGeneveVersion
+			return 0, 0, 0, DropBadGeneveVersion
 		}
 		off = g.HeaderLen()
 		if off > len(payload) {
-			return Inner{}, DropBadGeneveOptions
+			return 0, 0, 0, DropBadGeneveOptions
 		}
 		if off > GeneveMinLen {
 			it := g.Options()
@@ -49,36 +59,48 @@ func DecapUDPPayload(payload []byte, kind Kind, expectVNI uint32) (Inner, DropRe
 					break
 				}
 				if o.Critical() {
-					return Inner{}, DropUnknownCriticalOption
+					return 0, 0, 0, DropUnknownCriticalOption
 				}
 			}
 			if it.Err() != DropNone {
-				return Inner{}, it.Err()
+				return 0, 0, 0, it.Err()
 			}
 		}
 		if g.Control() {
-			return Inner{}, DropGeneveControl
+			return 0, 0, 0, DropGeneveControl
 		}
 		vni, proto = g.VNI(), g.Protocol()
 	default:
-		return Inner{}, DropNotTunnel
+		return 0, 0, 0, DropNotTunnel
 	}
 	if vni != expectVNI {
-		return Inner{}, DropBadVNI
+		return 0, 0, 0, DropBadVNI
 	}
 	if proto == EtherTypeTEB {
 		if len(payload) < off+EthernetLen {
-			return Inner{}, DropTruncated
+			return 0, 0, 0, DropTruncated
 		}
 		proto = Ethernet(payload[off:]).EtherType()
 		off += EthernetLen
 	}
-	return innerAt(payload, off, proto, vni)
+	if r := innerVersion(payload, off, proto); r != DropNone {
+		return 0, 0, 0, r
+	}
+	return off, proto, vni, DropNone
 }
 
 // innerAt checks that an IP packet of the version proto announces starts at
 // payload[off] and builds the Inner.
 func innerAt(payload []byte, off int, proto uint16, vni uint32) (Inner, DropReason) {
+	if r := innerVersion(payload, off, proto); r != DropNone {
+		return Inner{}, r
+	}
+	return Inner{Off: off, EtherType: proto, VNI: vni}, DropNone
+}
+
+// innerVersion checks that an IP packet of the version proto announces
+// starts at payload[off].
+func innerVersion(payload []byte, off int, proto uint16) DropReason {
 	var want byte
 	switch proto {
 	case EtherTypeIPv4:
@@ -86,13 +108,13 @@ func innerAt(payload []byte, off int, proto uint16, vni uint32) (Inner, DropReas
 	case EtherTypeIPv6:
 		want = 6
 	default:
-		return Inner{}, DropUnsupportedInner
+		return DropUnsupportedInner
 	}
 	if off >= len(payload) {
-		return Inner{}, DropTruncated
+		return DropTruncated
 	}
 	if payload[off]>>4 != want {
-		return Inner{}, DropBadVersion
+		return DropBadVersion
 	}
-	return Inner{Off: off, EtherType: proto, VNI: vni}, DropNone
+	return DropNone
 }

@@ -63,9 +63,11 @@ func TestGoldenEncap(t *testing.T) {
 			if err := tc.params.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			got := encapsulate(t, mustHex(t, tc.inner), &tc.params, newOuter(tc.outerV6), goldenHash)
-			if want := mustHex(t, tc.want); !bytes.Equal(got, want) {
-				t.Errorf("encap mismatch:\n got %x\nwant %x", got, want)
+			for _, path := range encapPaths {
+				got := path.fn(t, mustHex(t, tc.inner), &tc.params, newOuter(tc.outerV6), goldenHash)
+				if want := mustHex(t, tc.want); !bytes.Equal(got, want) {
+					t.Errorf("%s: encap mismatch:\n got %x\nwant %x", path.name, got, want)
+				}
 			}
 		})
 	}
@@ -73,15 +75,17 @@ func TestGoldenEncap(t *testing.T) {
 
 func TestIPv4Identification(t *testing.T) {
 	inner := mustHex(t, goldenInner4) // DF set
-	o := newOuter(false)
-	clear := Params{Kind: KindIPIP, DF: DFClear}
-	for want := uint16(1); want <= 3; want++ {
-		if id := IPv4(encapsulate(t, inner, &clear, o, 0xabcd1234)).ID(); id != want {
-			t.Errorf("non-DF packet %d got ID %d", want, id)
+	for _, path := range encapPaths {
+		o := newOuter(false)
+		clear := Params{Kind: KindIPIP, DF: DFClear}
+		for want := uint16(1); want <= 3; want++ {
+			if id := IPv4(path.fn(t, inner, &clear, o, 0xabcd1234)).ID(); id != want {
+				t.Errorf("%s: non-DF packet %d got ID %d", path.name, want, id)
+			}
 		}
-	}
-	inherit := Params{Kind: KindIPIP}
-	if id := IPv4(encapsulate(t, inner, &inherit, o, 0xabcd1234)).ID(); id != 0x1234 {
-		t.Errorf("DF packet ID %#x, want the hash's low bits 0x1234", id)
+		inherit := Params{Kind: KindIPIP}
+		if id := IPv4(path.fn(t, inner, &inherit, o, 0xabcd1234)).ID(); id != 0x1234 {
+			t.Errorf("%s: DF packet ID %#x, want the hash's low bits 0x1234", path.name, id)
+		}
 	}
 }

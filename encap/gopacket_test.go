@@ -63,8 +63,12 @@ func TestGopacketDecodesOurEncap(t *testing.T) {
 				inner = buildInnerUDP4([]byte("payload-four"), 0x2e|0x02, true, 17) // DSCP EF, ECN ECT(0)
 			}
 			hash := FlowHash(inner)
-			pkt := encapsulate(t, inner, &c.params, newOuter(c.outerV6), hash)
-			checkWithGopacket(t, pkt, inner, &c.params, c.outerV6, hash)
+			for _, path := range encapPaths {
+				t.Run(path.name, func(t *testing.T) {
+					pkt := path.fn(t, inner, &c.params, newOuter(c.outerV6), hash)
+					checkWithGopacket(t, pkt, inner, &c.params, c.outerV6, hash)
+				})
+			}
 		})
 	}
 }

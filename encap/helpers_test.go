@@ -94,6 +94,29 @@ func encapsulate(t testing.TB, inner []byte, p *Params, o *Outer, hash uint32) [
 	return buf[s:end]
 }
 
+// encapsulateTemplate is encapsulate through a Template (LCO allowed: the
+// test packets' inner checksums are right).
+func encapsulateTemplate(t testing.TB, inner []byte, p *Params, o *Outer, hash uint32) []byte {
+	t.Helper()
+	buf := make([]byte, testHeadroom+len(inner))
+	copy(buf[testHeadroom:], inner)
+	s, r := NewTemplate(p, o).Encap(buf, testHeadroom, len(buf), hash, InnerCsumComplete)
+	if r != DropNone {
+		t.Fatalf("Template.Encap: %v", r)
+	}
+	return buf[s:]
+}
+
+// encapPaths are the two ways to encapsulate; every judge (gopacket,
+// tshark, golden bytes) checks both.
+var encapPaths = []struct {
+	name string
+	fn   func(t testing.TB, inner []byte, p *Params, o *Outer, hash uint32) []byte
+}{
+	{"prepend", encapsulate},
+	{"template", encapsulateTemplate},
+}
+
 // refChecksum is a deliberately naive RFC 1071 checksum, 16 bits at a time.
 func refChecksum(b []byte, initial uint32) uint16 {
 	s := uint64(initial)

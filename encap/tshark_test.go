@@ -51,14 +51,17 @@ func TestTsharkDecodesOurEncap(t *testing.T) {
 	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		t.Fatal(err)
 	}
-	for i, r := range rows {
+	// Every row is written once per encap path, prepend first.
+	for k := range len(encapPaths) * len(rows) {
+		path, i := encapPaths[k/len(rows)], k%len(rows)
+		r := rows[i]
 		var inner []byte
 		if r.innerV6 {
 			inner = buildInnerUDP6([]byte("tshark"), 0, 64)
 		} else {
 			inner = buildInnerUDP4([]byte("tshark"), 0, true, 64)
 		}
-		pkt := encapsulate(t, inner, &r.params, newOuter(r.outerV6), uint32(i))
+		pkt := path.fn(t, inner, &r.params, newOuter(r.outerV6), uint32(i))
 		frame := make([]byte, EthernetLen+len(pkt))
 		copy(frame[EthernetLen:], pkt)
 		et := uint16(EtherTypeIPv4)
@@ -87,12 +90,13 @@ func TestTsharkDecodesOurEncap(t *testing.T) {
 		t.Fatalf("tshark: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != len(rows) {
-		t.Fatalf("tshark printed %d lines for %d packets:\n%s", len(lines), len(rows), out)
+	if len(lines) != len(encapPaths)*len(rows) {
+		t.Fatalf("tshark printed %d lines for %d packets:\n%s", len(lines), len(encapPaths)*len(rows), out)
 	}
-	for i, r := range rows {
-		if lines[i] != r.want {
-			t.Errorf("packet %d (%v):\n got %q\nwant %q", i, r.params.Kind, lines[i], r.want)
+	for k, line := range lines {
+		path, i := encapPaths[k/len(rows)], k%len(rows)
+		if r := rows[i]; line != r.want {
+			t.Errorf("%s packet %d (%v):\n got %q\nwant %q", path.name, i, r.params.Kind, line, r.want)
 		}
 	}
 }
