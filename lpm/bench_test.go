@@ -167,21 +167,26 @@ func BenchmarkMemory(b *testing.B) {
 			fam = "v6"
 		}
 		b.Run(fam+"/size="+itoa(c.n), func(b *testing.B) {
-			s := getSet(b, c.v6, c.n)
-			mem := 0
-			if c.v6 {
-				mem = s.t6.MemoryBytes()
-			} else {
-				mem = s.t4.MemoryBytes()
-			}
-			for i := 0; i < b.N; i++ {
-				_ = i
-			}
-			n := float64(c.n)
-			b.ReportMetric(float64(mem)/n, "lpm-B/prefix")
-			b.ReportMetric(float64(s.heapLPM)/n, "lpm-heap-B/prefix")
-			b.ReportMetric(float64(s.heapFast)/n, "bart-fast-heap-B/prefix")
-			b.ReportMetric(float64(s.heapTable)/n, "bart-table-heap-B/prefix")
+			reportMemory(b, getSet(b, c.v6, c.n), c.v6)
 		})
 	}
+}
+
+// reportMemory reports a set's bytes per prefix: lpm's MemoryBytes and the
+// heap growth of each implementation's build.
+func reportMemory(b *testing.B, s *benchSet, v6 bool) {
+	mem := 0
+	if v6 {
+		mem = s.t6.MemoryBytes()
+	} else {
+		mem = s.t4.MemoryBytes()
+	}
+	for i := 0; i < b.N; i++ {
+		_ = i
+	}
+	n := float64(len(s.ps))
+	b.ReportMetric(float64(mem)/n, "lpm-B/prefix")
+	b.ReportMetric(float64(s.heapLPM)/n, "lpm-heap-B/prefix")
+	b.ReportMetric(float64(s.heapFast)/n, "bart-fast-heap-B/prefix")
+	b.ReportMetric(float64(s.heapTable)/n, "bart-table-heap-B/prefix")
 }

@@ -71,8 +71,11 @@ func (t *Table6) LookupAddr(a netip.Addr) (value uint32, prefixLen uint8, ok boo
 	if !a.Is6() {
 		return 0, 0, false
 	}
-	b := a.As16()
-	return t.Lookup(&b)
+	// Two 8-byte loads of the 8-byte stores As16 makes: handing &b on as a
+	// [16]byte copied it with one 16-byte load, which cannot be forwarded
+	// from the two stores and stalled until they reached the cache.
+	b := a.AsSlice()
+	return t.Lookup2(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]))
 }
 
 // Apply applies every operation of b and publishes the result atomically.
