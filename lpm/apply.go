@@ -7,7 +7,7 @@ import (
 )
 
 // apply runs a validated batch: it changes the writer's routes, rebuilds the
-// dirty root slots into a copy of the root and publishes that copy. If a
+// dirty root slots and publishes a snapshot with a root built for them. If a
 // rebuild fails, the changes are undone and the published snapshot stays.
 func (f *fib) apply(b *Batch) error {
 	if err := b.validate(f.fam.is4); err != nil {
@@ -66,8 +66,6 @@ func (f *fib) publish() error {
 			built = append(built, sb)
 		}
 	}
-	s := new(snapshot)
-	s.root = f.cur.Load().root
 	if f.slotBytes == nil {
 		f.slotBytes = make([]int32, 1<<rootBits)
 	}
@@ -83,16 +81,14 @@ func (f *fib) publish() error {
 			f.treeMem += int(f.slotBytes[sb.slot])
 		}
 		// Acquire before release, so a slot keeping its leaf never frees it.
-		if ref := f.leafRefOf(s.root[sb.slot]); ref != nil {
+		if ref := f.leafRefOf(f.slotEnt[sb.slot]); ref != nil {
 			f.releaseLeaf(ref)
 		}
-		s.root[sb.slot] = entry
+		f.slotEnt[sb.slot] = entry
 	}
 	f.dirty = [len(f.dirty)]uint64{}
 	f.dirtyAny = false
-	s.count = f.count
-	s.bytes = f.memory()
-	f.cur.Store(s)
+	f.cur.Store(f.snapshot())
 	return nil
 }
 

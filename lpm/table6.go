@@ -10,7 +10,7 @@ import (
 // contract as Table4. The zero value is not usable: use NewTable6.
 type Table6 struct{ f *fib }
 
-// NewTable6 returns an empty IPv6 table (about 0.5 MiB: the 65536-slot root).
+// NewTable6 returns an empty IPv6 table.
 func NewTable6() *Table6 { return &Table6{f: newFib(family6)} }
 
 // Lookup returns the value and prefix length of the longest prefix containing
@@ -38,8 +38,11 @@ func (v View6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
 
 // Lookup2 is Table6.Lookup2 on this version.
 func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
-	p := v.s.root[hi>>48]
-	e := searchEntry(p, uint32(hi>>16), 32)
+	p, e := v.s.slotEntry(uint32(hi >> 48))
+	if p == nil {
+		return decodeEntry(e)
+	}
+	e = searchEntry(p, uint32(hi>>16), 32)
 	if e&3 == entKidBit {
 		p = (*node)(p).kids[e>>2]
 		e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
