@@ -24,7 +24,11 @@ func (v View4) LookupBatch(addrs []uint32, out []Match) {
 		var blks [lookupGroup]unsafe.Pointer
 		var ents [lookupGroup]uint64
 		for i := range lookupGroup {
-			blks[i], ents[i] = v.s.slotEntry(a[i] >> 16)
+			if slot := a[i] >> 16; v.s.isInner(slot) {
+				blks[i] = v.s.inner1(slot)
+			} else {
+				blks[i], ents[i] = v.s.outerEntry(slot)
+			}
 		}
 		var sum uint64
 		for i := range lookupGroup {

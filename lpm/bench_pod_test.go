@@ -107,6 +107,7 @@ func benchIndex(b *testing.B, probes int, dep bool, lookup func(i int) uint32) {
 	var acc uint32
 	idx := 0
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		v := lookup(idx)
 		acc += v
@@ -116,6 +117,7 @@ func benchIndex(b *testing.B, probes int, dep bool, lookup func(i int) uint32) {
 			idx = (idx + 1) & (probes - 1)
 		}
 	}
+	cpu.report(b)
 	sinkV = acc
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
 }

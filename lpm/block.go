@@ -15,15 +15,15 @@ import (
 //	n words          one entry per interval (see result.go)
 //
 // jump[t] is the last interval starting at or before the first key whose top
-// 4 (small index) or j (wide index, j >= 8, about log2(n)-2) bits are t, so
+// 4 (small index) or j (wide index, j >= 8, about log2(n)) bits are t, so
 // a lookup binary-searches only jump[t]..jump[t+1], a handful of keys: for a
 // typical block the header, the index and the keys it selects share one or
 // two cache lines, where a plain binary search would touch a line per step.
 //
-// The direct form, used when it is no larger: when every interval starts at
-// a multiple of 2^shift, the block is the 2^(width-shift) entries themselves,
-// indexed by key>>shift (a /16 slot full of /24 pod CIDRs: 256 entries, and
-// a lookup reads the header and one entry):
+// The direct form, used when it is at most a quarter larger: when every
+// interval starts at a multiple of 2^shift, the block is the 2^(width-shift)
+// entries themselves, indexed by key>>shift (a /16 slot of /24 pod CIDRs:
+// 256 entries, and a lookup reads the header and one entry):
 //
 //	word 0           2^(width-shift) (low 32 bits) | directFlag | shift << 32
 //	2^(width-shift)  entries
@@ -40,12 +40,14 @@ const (
 	smallJumpMin  = 9   // blocks with more intervals get the small index
 	wideJumpMin   = 257 // and above this, a wide one
 	maxIntervals  = 1 << 22
+	linearMax     = 8 // searchBlock scans this many keys instead of halving
 )
 
-// wideJumpBits is the wide index's width for n intervals: about four
-// intervals per bucket, at least 8 bits.
+// wideJumpBits is the wide index's width for n intervals: one to two
+// intervals per bucket (often a bucket holds one, and the lookup reads no
+// key), at least 8 bits.
 func wideJumpBits(n int, width uint) uint {
-	return min(max(uint(bits.Len(uint(n)))-2, 8), width, 16)
+	return min(max(uint(bits.Len(uint(n)))-1, 8), width, 16)
 }
 
 // wideJumpWords is the size of a wide index of j bits: 2^j+1 uint32.
@@ -69,7 +71,8 @@ func encodeBlock(keys []uint32, ents []uint64, width uint) []uint64 {
 	for _, k := range keys[1:] {
 		shift = min(shift, uint(bits.TrailingZeros32(k)))
 	}
-	if direct := 1 + 1<<(width-shift); direct <= size {
+	// The direct form may be a quarter larger: it saves the search.
+	if direct := 1 + 1<<(width-shift); direct <= size+size/4 {
 		return encodeDirect(keys, ents, width, shift)
 	}
 	// slices.Grow rounds the capacity up to the allocator's size class, so
@@ -159,7 +162,7 @@ func searchBlock(blk unsafe.Pointer, key uint32, width uint) uint64 {
 		keys = unsafe.Add(keys, (uintptr(1)<<j+2)/2*8)
 	}
 	// Invariant: keys[base] <= key, and the answer lies in [base, base+size).
-	for size > 1 {
+	for size > linearMax {
 		half := size >> 1
 		k := *(*uint32)(unsafe.Add(keys, (base+half)*4))
 		// Branch-free: a compare on random keys mispredicts half the time.
@@ -167,8 +170,16 @@ func searchBlock(blk unsafe.Pointer, key uint32, width uint) uint64 {
 		base += half & (uint32((uint64(key)-uint64(k))>>63) - 1)
 		size -= half
 	}
+	// The last few keys share a cache line or two: count those <= key. The
+	// loads do not wait for each other, where each binary step waits for
+	// the one before. The borrow of k-key-1 is 1 exactly when k <= key.
+	at := base
+	for i := uint32(1); i < size; i++ {
+		k := *(*uint32)(unsafe.Add(keys, (base+i)*4))
+		at += uint32((uint64(k) - uint64(key) - 1) >> 63)
+	}
 	ents := unsafe.Add(keys, (n+1)/2*8)
-	return *(*uint64)(unsafe.Add(ents, base*8))
+	return *(*uint64)(unsafe.Add(ents, at*8))
 }
 
 // rebaseBlock returns a copy of blk with every entry equal to oldDef (the

@@ -29,12 +29,17 @@ type root struct {
 	outerKids []unsafe.Pointer // the kid entries' targets
 }
 
-// slotEntry returns the block or node of slot, or (nil, answer) when the slot
-// has no routes longer than /16 and lies outside.
-func (r *root) slotEntry(slot uint32) (unsafe.Pointer, uint64) {
-	if slot>>r.innerBits == r.innerTop {
-		return *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.inner)), uintptr(slot&r.innerMask)*8)), 0
-	}
+// isInner reports whether slot is direct-indexed; inner then returns its
+// block or node. Both inline, so the common path costs no call.
+func (r *root) isInner(slot uint32) bool { return slot>>r.innerBits == r.innerTop }
+
+func (r *root) inner1(slot uint32) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.inner)), uintptr(slot&r.innerMask)*8))
+}
+
+// outerEntry returns the block or node of a slot outside the inner range,
+// or (nil, answer) when the slot has no routes longer than /16.
+func (r *root) outerEntry(slot uint32) (unsafe.Pointer, uint64) {
 	e := searchBlock(r.outer, slot, rootBits)
 	if e&3 != entKidBit {
 		return nil, e

@@ -28,7 +28,10 @@ func (t *Table4) View() View4 { return View4{t.f.cur.Load()} }
 
 // Lookup is Table4.Lookup on this version.
 func (v View4) Lookup(addr uint32) (value uint32, prefixLen uint8, ok bool) {
-	p, e := v.s.slotEntry(addr >> 16)
+	if slot := addr >> 16; v.s.isInner(slot) {
+		return decodeEntry(searchBlock(v.s.inner1(slot), addr&0xffff, 16))
+	}
+	p, e := v.s.outerEntry(addr >> 16)
 	if p != nil {
 		e = searchBlock(p, addr&0xffff, 16)
 	}

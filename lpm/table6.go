@@ -38,11 +38,16 @@ func (v View6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
 
 // Lookup2 is Table6.Lookup2 on this version.
 func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
-	p, e := v.s.slotEntry(uint32(hi >> 48))
-	if p == nil {
-		return decodeEntry(e)
+	var p unsafe.Pointer
+	if slot := uint32(hi >> 48); v.s.isInner(slot) {
+		p = v.s.inner1(slot)
+	} else {
+		var e uint64
+		if p, e = v.s.outerEntry(slot); p == nil {
+			return decodeEntry(e)
+		}
 	}
-	e = searchEntry(p, uint32(hi>>16), 32)
+	e := searchEntry(p, uint32(hi>>16), 32)
 	if e&3 == entKidBit {
 		p = (*node)(p).kids[e>>2]
 		e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
