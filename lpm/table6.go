@@ -17,12 +17,12 @@ func NewTable6() *Table6 { return &Table6{f: newFib(family6)} }
 // the address in network byte order, and whether any matched. addr is only
 // read during the call. It takes no lock and allocates nothing.
 func (t *Table6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
-	return t.Lookup2(binary.BigEndian.Uint64(addr[:8]), binary.BigEndian.Uint64(addr[8:]))
+	return t.f.cur.Load().lookup6(binary.BigEndian.Uint64(addr[:]), binary.BigEndian.Uint64(addr[8:]))
 }
 
 // Lookup2 is Lookup for an address given as its big-endian halves.
 func (t *Table6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
-	return View6{t.f.cur.Load()}.Lookup2(hi, lo)
+	return t.f.cur.Load().lookup6(hi, lo)
 }
 
 // View6 is one published version of a Table6; see View4.
@@ -33,17 +33,23 @@ func (t *Table6) View() View6 { return View6{t.f.cur.Load()} }
 
 // Lookup is Table6.Lookup on this version.
 func (v View6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
-	return v.Lookup2(binary.BigEndian.Uint64(addr[:8]), binary.BigEndian.Uint64(addr[8:]))
+	return v.s.lookup6(binary.BigEndian.Uint64(addr[:]), binary.BigEndian.Uint64(addr[8:]))
 }
 
 // Lookup2 is Table6.Lookup2 on this version.
 func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
+	return v.s.lookup6(hi, lo)
+}
+
+// lookup6 is every IPv6 lookup. View6.Lookup2 inlines into its callers, so
+// it costs one call; the other forms add at most one more.
+func (s *snapshot) lookup6(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
 	var p unsafe.Pointer
-	if slot := uint32(hi >> 48); v.s.isInner(slot) {
-		p = v.s.inner1(slot)
+	if slot := uint32(hi >> 48); s.isInner(slot) {
+		p = s.inner1(slot)
 	} else {
 		var e uint64
-		if p, e = v.s.outerEntry(slot); p == nil {
+		if p, e = s.outerEntry(slot); p == nil {
 			return decodeEntry(e)
 		}
 	}
@@ -83,7 +89,7 @@ func (t *Table6) LookupAddr(a netip.Addr) (value uint32, prefixLen uint8, ok boo
 	// [16]byte copied it with one 16-byte load, which cannot be forwarded
 	// from the two stores and stalled until they reached the cache.
 	b := a.AsSlice()
-	return t.Lookup2(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]))
+	return t.f.cur.Load().lookup6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]))
 }
 
 // Apply applies every operation of b and publishes the result atomically.
