@@ -27,7 +27,19 @@ type root struct {
 	innerTop  uint32
 	outer     unsafe.Pointer   // range block over slot numbers
 	outerKids []unsafe.Pointer // the kid entries' targets
+
+	// IPv6 only: addresses whose top 48 bits equal deepTop start at deep,
+	// the node or block of that /48's window (bits 48..79), skipping the
+	// root and the first window, whose answer for them is that kid anyway
+	// (shorter routes are leaf-pushed into it). The builder picks the /48
+	// holding the most routes when one slot holds all long routes (a pod
+	// cluster's /48 of /64s); otherwise deepTop is noDeep, which no 48-bit
+	// value equals.
+	deepTop uint64
+	deep    unsafe.Pointer
 }
+
+const noDeep = 1 << 63
 
 // isInner reports whether slot is direct-indexed; inner then returns its
 // block or node. Both inline, so the common path costs no call.
@@ -111,7 +123,18 @@ func (f *fib) isLong(slot uint32) bool { return f.long[slot/64]&(1<<(slot%64)) !
 // returns it with its bytes (blocks below the slots not included).
 func (f *fib) buildRoot() (root, int) {
 	ib, top := f.chooseInner()
-	r := root{innerBits: ib, innerMask: 1<<ib - 1, innerTop: top}
+	r := root{innerBits: ib, innerMask: 1<<ib - 1, innerTop: top, deepTop: noDeep}
+	if w := f.slots[uint16(top)]; !f.fam.is4 && ib == 0 && w != nil {
+		var best *wnode
+		for k, kw := range w.kids {
+			if kw.built != nil && (best == nil || len(kw.routes)+len(kw.kids) > len(best.routes)+len(best.kids)) {
+				best, r.deepTop = kw, uint64(top)<<32|uint64(k)
+			}
+		}
+		if best != nil {
+			r.deep = f.entryOf(best.built)
+		}
+	}
 	first := top << ib
 	r.inner = slices.Grow([]unsafe.Pointer(nil), 1<<ib)[:1<<ib]
 	copy(r.inner, f.slotEnt[first:])

@@ -45,25 +45,28 @@ func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
 // it costs one call; the other forms add at most one more.
 func (s *snapshot) lookup6(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
 	var p unsafe.Pointer
-	if slot := uint32(hi >> 48); s.isInner(slot) {
-		p = s.inner1(slot)
+	var e uint64
+	if hi>>16 == s.deepTop {
+		// The /48 with most routes: start at its window (see root.deep).
+		p = s.deep
 	} else {
-		var e uint64
-		if p, e = s.outerEntry(slot); p == nil {
+		if slot := uint32(hi >> 48); s.isInner(slot) {
+			p = s.inner1(slot)
+		} else if p, e = s.outerEntry(slot); p == nil {
 			return decodeEntry(e)
 		}
+		if e = searchEntry(p, uint32(hi>>16), 32); e&3 != entKidBit {
+			return decodeEntry(e)
+		}
+		p = (*node)(p).kids[e>>2]
 	}
-	e := searchEntry(p, uint32(hi>>16), 32)
+	e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
 	if e&3 == entKidBit {
 		p = (*node)(p).kids[e>>2]
-		e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
+		e = searchEntry(p, uint32(lo>>16), 32)
 		if e&3 == entKidBit {
 			p = (*node)(p).kids[e>>2]
-			e = searchEntry(p, uint32(lo>>16), 32)
-			if e&3 == entKidBit {
-				p = (*node)(p).kids[e>>2]
-				e = searchEntry(p, uint32(lo&0xffff), 16)
-			}
+			e = searchEntry(p, uint32(lo&0xffff), 16)
 		}
 	}
 	return decodeEntry(e)
