@@ -26,7 +26,9 @@
 // for a BGP table, 512 KiB; 32 pointers for a /11 pod cluster; one for a
 // /16), and the other slots are answered by one small range block over slot
 // numbers whose entries are answers or pointers to slot blocks. A lookup
-// pays one predictable compare for the choice.
+// pays one predictable compare for the choice. When one slot holds all long
+// IPv6 routes (a pod cluster), addresses in its busiest /48 start directly at
+// that /48's window: a pod /64 resolves in one block.
 //
 // Memory: a slot whose only long route is one /24 costs a 48-byte block; a
 // pod-CIDR table costs 10-30 bytes per prefix, a 10-route table about 1 KiB.
