@@ -7,7 +7,7 @@ import (
 )
 
 // apply runs a validated batch: it changes the writer's routes, rebuilds the
-// dirty root slots into a copy of the root and publishes that copy. If a
+// dirty root slots and publishes a snapshot with a root built for them. If a
 // rebuild fails, the changes are undone and the published snapshot stays.
 func (f *fib) apply(b *Batch) error {
 	if err := b.validate(f.fam.is4); err != nil {
@@ -66,8 +66,6 @@ func (f *fib) publish() error {
 			built = append(built, sb)
 		}
 	}
-	s := new(snapshot)
-	s.root = f.cur.Load().root
 	if f.slotBytes == nil {
 		f.slotBytes = make([]int32, 1<<rootBits)
 	}
@@ -83,16 +81,14 @@ func (f *fib) publish() error {
 			f.treeMem += int(f.slotBytes[sb.slot])
 		}
 		// Acquire before release, so a slot keeping its leaf never frees it.
-		if ref := f.leafRefOf(s.root[sb.slot]); ref != nil {
+		if ref := f.leafRefOf(f.slotEnt[sb.slot]); ref != nil {
 			f.releaseLeaf(ref)
 		}
-		s.root[sb.slot] = entry
+		f.slotEnt[sb.slot] = entry
 	}
 	f.dirty = [len(f.dirty)]uint64{}
 	f.dirtyAny = false
-	s.count = f.count
-	s.bytes = f.memory()
-	f.cur.Store(s)
+	f.cur.Store(f.snapshot())
 	return nil
 }
 
@@ -121,7 +117,9 @@ func (f *fib) entryOf(n *node) unsafe.Pointer {
 func (f *fib) acquireLeaf(def uint64) unsafe.Pointer {
 	ref := f.leaves[def]
 	if ref == nil {
-		blk := encodeBlock([]uint32{0}, []uint64{def}, 16)
+		// Width 32: the direct form's shift is then 32, so every window
+		// (IPv4's 16-bit one and IPv6's 32-bit ones) indexes entry 0.
+		blk := encodeBlock([]uint32{0}, []uint64{def}, 32)
 		n := &node{blk: blk, bytes: blockBytes(blk)}
 		ref = &leafRef{entry: f.entryOf(n), def: def, bytes: n.bytes}
 		f.leaves[def] = ref
@@ -141,12 +139,13 @@ func (f *fib) releaseLeaf(ref *leafRef) {
 }
 
 // leafRefOf returns the shared leaf a root entry is, or nil. Only leaves
-// have a single interval: a slot with routes longer than /16 has at least
-// two (no such route covers all of a window), a node has the tag instead.
+// have a single interval, which encodeBlock writes in the direct form (two
+// words): a slot with routes longer than /16 has at least two intervals (no
+// such route covers all of a window), a node has the tag instead.
 func (f *fib) leafRefOf(p unsafe.Pointer) *leafRef {
 	h := *(*uint64)(p)
-	if h&nodeTag != 0 || uint32(h) != 1 {
+	if h&nodeTag != 0 || h&directFlag == 0 || uint32(h) != 1 {
 		return nil
 	}
-	return f.leaves[*(*uint64)(unsafe.Add(p, 16))] // word 2: the only entry
+	return f.leaves[*(*uint64)(unsafe.Add(p, 8))] // word 1: the only entry
 }

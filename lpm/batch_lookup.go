@@ -22,15 +22,26 @@ func (v View4) LookupBatch(addrs []uint32, out []Match) {
 		a := (*[lookupGroup]uint32)(addrs)
 		o := (*[lookupGroup]Match)(out)
 		var blks [lookupGroup]unsafe.Pointer
+		var ents [lookupGroup]uint64
 		for i := range lookupGroup {
-			blks[i] = v.s.root[a[i]>>16]
+			if slot := a[i] >> 16; v.s.isInner(slot) {
+				blks[i] = v.s.inner1(slot)
+			} else {
+				blks[i], ents[i] = v.s.outerEntry(slot)
+			}
 		}
 		var sum uint64
 		for i := range lookupGroup {
-			sum += *(*uint64)(blks[i]) // touch every header before searching any
+			if blks[i] != nil {
+				sum += *(*uint64)(blks[i]) // touch every header before searching any
+			}
 		}
 		for i := range lookupGroup {
-			o[i].Value, o[i].PrefixLen, o[i].OK = decodeEntry(searchBlock(blks[i], a[i]&0xffff, 16))
+			e := ents[i]
+			if blks[i] != nil {
+				e = searchBlock(blks[i], a[i]&0xffff, 16)
+			}
+			o[i].Value, o[i].PrefixLen, o[i].OK = decodeEntry(e)
 		}
 		keepAlive(sum)
 		addrs, out = addrs[lookupGroup:], out[lookupGroup:]

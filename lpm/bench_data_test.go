@@ -45,25 +45,67 @@ func liveHeap() int {
 	return int(m.HeapAlloc)
 }
 
-// getSet builds (once) the set named by family and size.
+// getSet builds (once) the BGP-shaped set named by family and size.
 func getSet(b *testing.B, v6 bool, n int) *benchSet {
 	b.Helper()
 	key := "v4"
 	if v6 {
 		key = "v6"
 	}
-	key += "/" + itoa(n)
+	return cachedSet(b, key+"/"+itoa(n), v6, func() ([]netip.Prefix, []uint32, func(*rand.Rand, int) netip.Addr) {
+		var ps []netip.Prefix
+		var vs []uint32
+		if v6 {
+			ps, vs = genBGP6(n, 42)
+		} else {
+			ps, vs = genBGP4(n, 42)
+		}
+		probe := func(r *rand.Rand, i int) netip.Addr {
+			if !v6 {
+				return randAddr4(r)
+			}
+			// Half the probes inside a random route (so they walk deep),
+			// half uniform over 2000::/3.
+			a := randAddr6(r)
+			if i%2 == 0 {
+				a = randInside(r, ps[r.IntN(len(ps))])
+			}
+			return a
+		}
+		return ps, vs, probe
+	})
+}
+
+// getPodSet builds (once) the pod-CIDR set for n nodes (see genPod4).
+func getPodSet(b *testing.B, v6 bool, n int) *benchSet {
+	b.Helper()
+	key := "pod4"
+	if v6 {
+		key = "pod6"
+	}
+	return cachedSet(b, key+"/"+itoa(n), v6, func() ([]netip.Prefix, []uint32, func(*rand.Rand, int) netip.Addr) {
+		var t podTable
+		if v6 {
+			t = genPod6(n, 42)
+		} else {
+			t = genPod4(n, 42)
+		}
+		return t.ps, t.vs, func(r *rand.Rand, _ int) netip.Addr { return podProbe(r, t, v6) }
+	})
+}
+
+// cachedSet returns the set stored under key, building it from gen's routes
+// and probes the first time.
+func cachedSet(b *testing.B, key string, v6 bool, gen func() ([]netip.Prefix, []uint32, func(*rand.Rand, int) netip.Addr)) *benchSet {
+	b.Helper()
 	benchSetsMu.Lock()
 	defer benchSetsMu.Unlock()
 	if s := benchSets[key]; s != nil {
 		return s
 	}
 	s := &benchSet{}
-	if v6 {
-		s.ps, s.vs = genBGP6(n, 42)
-	} else {
-		s.ps, s.vs = genBGP4(n, 42)
-	}
+	var probe func(*rand.Rand, int) netip.Addr
+	s.ps, s.vs, probe = gen()
 	base := liveHeap()
 	var batch Batch
 	for i, p := range s.ps {
@@ -95,28 +137,22 @@ func getSet(b *testing.B, v6 bool, n int) *benchSet {
 	}
 	s.heapTable = liveHeap() - base
 
-	r := rand.New(rand.NewPCG(7, uint64(n)))
+	r := rand.New(rand.NewPCG(7, uint64(len(s.ps))))
 	s.paddrs = make([]netip.Addr, probeCount)
 	if v6 {
 		s.p6 = make([][2]uint64, probeCount)
-		for i := range s.p6 {
-			// Half the probes inside a random route (so they walk deep),
-			// half uniform over 2000::/3.
-			a := randAddr6(r)
-			if i%2 == 0 {
-				a = randInside(r, s.ps[r.IntN(len(s.ps))])
-			}
-			bs := a.As16()
-			s.p6[i] = [2]uint64{binary.BigEndian.Uint64(bs[:8]), binary.BigEndian.Uint64(bs[8:])}
-			s.paddrs[i] = a
-		}
 	} else {
 		s.p4 = make([]uint32, probeCount)
-		for i := range s.p4 {
-			s.p4[i] = r.Uint32()
-			var bs [4]byte
-			binary.BigEndian.PutUint32(bs[:], s.p4[i])
-			s.paddrs[i] = netip.AddrFrom4(bs)
+	}
+	for i := range s.paddrs {
+		a := probe(r, i)
+		s.paddrs[i] = a
+		if v6 {
+			bs := a.As16()
+			s.p6[i] = [2]uint64{binary.BigEndian.Uint64(bs[:8]), binary.BigEndian.Uint64(bs[8:])}
+		} else {
+			bs := a.As4()
+			s.p4[i] = binary.BigEndian.Uint32(bs[:])
 		}
 	}
 	benchSets[key] = s

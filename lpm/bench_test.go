@@ -36,6 +36,7 @@ func BenchmarkLookup4(b *testing.B) {
 				var acc uint32
 				idx := 0
 				b.ResetTimer()
+				cpu := startCPU(b)
 				for i := 0; i < b.N; i++ {
 					v, l, _ := view.Lookup(p[idx])
 					acc += v + uint32(l)
@@ -45,6 +46,7 @@ func BenchmarkLookup4(b *testing.B) {
 						idx = (idx + 1) & (probeCount - 1)
 					}
 				}
+				cpu.report(b)
 				sinkV = acc
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
 			})
@@ -55,11 +57,13 @@ func BenchmarkLookup4(b *testing.B) {
 					out := make([]Match, 64)
 					var acc uint32
 					b.ResetTimer()
+					cpu := startCPU(b)
 					for i := 0; i < b.N; i += 64 {
 						off := i & (probeCount - 1)
 						view.LookupBatch(s.p4[off:off+64], out)
 						acc += out[0].Value
 					}
+					cpu.report(b)
 					sinkV = acc
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
 				})
@@ -91,6 +95,7 @@ func benchNetip(b *testing.B, p []netip.Addr, dep bool, lookup func(netip.Addr) 
 	var acc uint32
 	idx := 0
 	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		v, l, _ := lookup(p[idx])
 		acc += v + uint32(l)
@@ -100,6 +105,7 @@ func benchNetip(b *testing.B, p []netip.Addr, dep bool, lookup func(netip.Addr) 
 			idx = (idx + 1) & (probeCount - 1)
 		}
 	}
+	cpu.report(b)
 	sinkV = acc
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
 }
@@ -120,6 +126,7 @@ func BenchmarkLookup6(b *testing.B) {
 			var acc uint32
 			idx := 0
 			b.ResetTimer()
+			cpu := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				v, l, _ := view.Lookup2(p[idx][0], p[idx][1])
 				acc += v + uint32(l)
@@ -129,6 +136,7 @@ func BenchmarkLookup6(b *testing.B) {
 					idx = (idx + 1) & (probeCount - 1)
 				}
 			}
+			cpu.report(b)
 			sinkV = acc
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mlookups/s")
 		})
@@ -167,21 +175,26 @@ func BenchmarkMemory(b *testing.B) {
 			fam = "v6"
 		}
 		b.Run(fam+"/size="+itoa(c.n), func(b *testing.B) {
-			s := getSet(b, c.v6, c.n)
-			mem := 0
-			if c.v6 {
-				mem = s.t6.MemoryBytes()
-			} else {
-				mem = s.t4.MemoryBytes()
-			}
-			for i := 0; i < b.N; i++ {
-				_ = i
-			}
-			n := float64(c.n)
-			b.ReportMetric(float64(mem)/n, "lpm-B/prefix")
-			b.ReportMetric(float64(s.heapLPM)/n, "lpm-heap-B/prefix")
-			b.ReportMetric(float64(s.heapFast)/n, "bart-fast-heap-B/prefix")
-			b.ReportMetric(float64(s.heapTable)/n, "bart-table-heap-B/prefix")
+			reportMemory(b, getSet(b, c.v6, c.n), c.v6)
 		})
 	}
+}
+
+// reportMemory reports a set's bytes per prefix: lpm's MemoryBytes and the
+// heap growth of each implementation's build.
+func reportMemory(b *testing.B, s *benchSet, v6 bool) {
+	mem := 0
+	if v6 {
+		mem = s.t6.MemoryBytes()
+	} else {
+		mem = s.t4.MemoryBytes()
+	}
+	for i := 0; i < b.N; i++ {
+		_ = i
+	}
+	n := float64(len(s.ps))
+	b.ReportMetric(float64(mem)/n, "lpm-B/prefix")
+	b.ReportMetric(float64(s.heapLPM)/n, "lpm-heap-B/prefix")
+	b.ReportMetric(float64(s.heapFast)/n, "bart-fast-heap-B/prefix")
+	b.ReportMetric(float64(s.heapTable)/n, "bart-table-heap-B/prefix")
 }

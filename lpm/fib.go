@@ -10,10 +10,8 @@ import (
 
 // snapshot is what readers see: immutable once published.
 type snapshot struct {
-	// root holds, per value of the address's first 16 bits, the IPv4 block's
-	// first word or the IPv6 *node.
-	root  [1 << rootBits]unsafe.Pointer
-	bytes int // memory of everything reachable from root, root included
+	root
+	bytes int // memory of everything reachable from the root, root included
 	count int
 }
 
@@ -43,6 +41,8 @@ type fib struct {
 	count     int
 	dirty     [1 << rootBits / 64]uint64 // root slots to rebuild
 	dirtyAny  bool
+	long      [1 << rootBits / 64]uint64 // root slots with routes longer than /16
+	slotEnt   []unsafe.Pointer           // per root slot, its block, node or shared leaf
 }
 
 func newFib(fam *family) *fib {
@@ -52,17 +52,23 @@ func newFib(fam *family) *fib {
 		slots:  map[uint16]*wnode{},
 		leaves: map[uint64]*leafRef{},
 	}
-	s := new(snapshot)
-	for i := range s.root {
-		s.root[i] = f.acquireLeaf(0)
+	f.slotEnt = make([]unsafe.Pointer, 1<<rootBits)
+	for i := range f.slotEnt {
+		f.slotEnt[i] = f.acquireLeaf(0)
 	}
-	s.bytes = f.memory()
-	f.cur.Store(s)
+	f.cur.Store(f.snapshot())
 	return f
 }
 
-func (f *fib) memory() int {
-	return int(unsafe.Sizeof(snapshot{})) + f.leafMem + f.treeMem
+// snapshot builds a snapshot of the writer's current slot entries.
+func (f *fib) snapshot() *snapshot {
+	s := &snapshot{count: f.count}
+	var rootBytes int
+	s.root, rootBytes = f.buildRoot()
+	// Shared leaves reached only through outer slots are counted too: there
+	// are few of them, one per distinct short-route answer.
+	s.bytes = int(unsafe.Sizeof(snapshot{})) + rootBytes + f.leafMem + f.treeMem
+	return s
 }
 
 // shortKey identifies a route of length plen <= 16 by its top 16 bits.
@@ -114,6 +120,7 @@ func (f *fib) changeLong(a addr128, slot uint16, plen uint8, value uint32, del b
 		}
 		w = &wnode{}
 		f.slots[slot] = w
+		f.long[slot/64] |= 1 << (slot % 64)
 	}
 	path := make([]*wnode, 0, len(f.fam.windows))
 	keys := make([]uint32, 0, len(f.fam.windows))
@@ -176,6 +183,7 @@ func (f *fib) prune(slot uint16, path []*wnode, keys []uint32) {
 		}
 		if i == 0 {
 			delete(f.slots, slot)
+			f.long[slot/64] &^= 1 << (slot % 64)
 			f.markSlots(uint32(slot), uint32(slot))
 			return
 		}

@@ -20,12 +20,41 @@ func TestMemorySmall(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The 65536-slot root (512 KiB) dominates; anything near megabytes
-	// means a per-route or per-level array crept in.
+	// The root adapts to the few slots in use: anything near the 512 KiB
+	// of a full root means it stopped adapting.
 	for name, got := range map[string]int{"v4": t4.MemoryBytes(), "v6": t6.MemoryBytes()} {
 		t.Logf("%s: 10 routes: %d bytes", name, got)
-		if got > 600*1024 {
-			t.Errorf("%s: 10 routes cost %d bytes, want <= 600 KiB", name, got)
+		if got > 4*1024 {
+			t.Errorf("%s: 10 routes cost %d bytes, want <= 4 KiB", name, got)
+		}
+	}
+}
+
+// TestMemoryPod bounds the published bytes per prefix of pod-CIDR tables
+// (bart v0.30.0 holds them in 24-48 bytes per prefix).
+func TestMemoryPod(t *testing.T) {
+	for _, n := range podSizes {
+		for _, v6 := range []bool{false, true} {
+			pt := genPod4(n, 5)
+			var tb interface {
+				Apply(*Batch) error
+				MemoryBytes() int
+			} = NewTable4()
+			if v6 {
+				pt, tb = genPod6(n, 5), NewTable6()
+			}
+			var b Batch
+			for i, p := range pt.ps {
+				b.Insert(p, pt.vs[i])
+			}
+			if err := tb.Apply(&b); err != nil {
+				t.Fatal(err)
+			}
+			per := float64(tb.MemoryBytes()) / float64(len(pt.ps))
+			t.Logf("v6=%v nodes=%d: %.1f B/prefix", v6, n, per)
+			if per > 36 {
+				t.Errorf("v6=%v nodes=%d: %.1f B/prefix, want <= 36", v6, n, per)
+			}
 		}
 	}
 }

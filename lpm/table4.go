@@ -7,7 +7,7 @@ import "net/netip"
 // serialized inside the table. The zero value is not usable: use NewTable4.
 type Table4 struct{ f *fib }
 
-// NewTable4 returns an empty IPv4 table (about 0.5 MiB: the 65536-slot root).
+// NewTable4 returns an empty IPv4 table.
 func NewTable4() *Table4 { return &Table4{f: newFib(family4)} }
 
 // Lookup returns the value and prefix length of the longest prefix containing
@@ -28,7 +28,14 @@ func (t *Table4) View() View4 { return View4{t.f.cur.Load()} }
 
 // Lookup is Table4.Lookup on this version.
 func (v View4) Lookup(addr uint32) (value uint32, prefixLen uint8, ok bool) {
-	return decodeEntry(searchBlock(v.s.root[addr>>16], addr&0xffff, 16))
+	if slot := addr >> 16; v.s.isInner(slot) {
+		return decodeEntry(searchBlock(v.s.inner1(slot), addr&0xffff, 16))
+	}
+	p, e := v.s.outerEntry(addr >> 16)
+	if p != nil {
+		e = searchBlock(p, addr&0xffff, 16)
+	}
+	return decodeEntry(e)
 }
 
 // LookupAddr is Lookup for a netip.Addr; IPv4-mapped IPv6 addresses are

@@ -10,19 +10,19 @@ import (
 // contract as Table4. The zero value is not usable: use NewTable6.
 type Table6 struct{ f *fib }
 
-// NewTable6 returns an empty IPv6 table (about 0.5 MiB: the 65536-slot root).
+// NewTable6 returns an empty IPv6 table.
 func NewTable6() *Table6 { return &Table6{f: newFib(family6)} }
 
 // Lookup returns the value and prefix length of the longest prefix containing
 // the address in network byte order, and whether any matched. addr is only
 // read during the call. It takes no lock and allocates nothing.
 func (t *Table6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
-	return t.Lookup2(binary.BigEndian.Uint64(addr[:8]), binary.BigEndian.Uint64(addr[8:]))
+	return t.f.cur.Load().lookup6(binary.BigEndian.Uint64(addr[:]), binary.BigEndian.Uint64(addr[8:]))
 }
 
 // Lookup2 is Lookup for an address given as its big-endian halves.
 func (t *Table6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
-	return View6{t.f.cur.Load()}.Lookup2(hi, lo)
+	return t.f.cur.Load().lookup6(hi, lo)
 }
 
 // View6 is one published version of a Table6; see View4.
@@ -33,23 +33,40 @@ func (t *Table6) View() View6 { return View6{t.f.cur.Load()} }
 
 // Lookup is Table6.Lookup on this version.
 func (v View6) Lookup(addr *[16]byte) (value uint32, prefixLen uint8, ok bool) {
-	return v.Lookup2(binary.BigEndian.Uint64(addr[:8]), binary.BigEndian.Uint64(addr[8:]))
+	return v.s.lookup6(binary.BigEndian.Uint64(addr[:]), binary.BigEndian.Uint64(addr[8:]))
 }
 
 // Lookup2 is Table6.Lookup2 on this version.
 func (v View6) Lookup2(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
-	p := v.s.root[hi>>48]
-	e := searchEntry(p, uint32(hi>>16), 32)
+	return v.s.lookup6(hi, lo)
+}
+
+// lookup6 is every IPv6 lookup. View6.Lookup2 inlines into its callers, so
+// it costs one call; the other forms add at most one more.
+func (s *snapshot) lookup6(hi, lo uint64) (value uint32, prefixLen uint8, ok bool) {
+	var p unsafe.Pointer
+	var e uint64
+	if hi>>16 == s.deepTop {
+		// The /48 with most routes: start at its window (see root.deep).
+		p = s.deep
+	} else {
+		if slot := uint32(hi >> 48); s.isInner(slot) {
+			p = s.inner1(slot)
+		} else if p, e = s.outerEntry(slot); p == nil {
+			return decodeEntry(e)
+		}
+		if e = searchEntry(p, uint32(hi>>16), 32); e&3 != entKidBit {
+			return decodeEntry(e)
+		}
+		p = (*node)(p).kids[e>>2]
+	}
+	e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
 	if e&3 == entKidBit {
 		p = (*node)(p).kids[e>>2]
-		e = searchEntry(p, uint32(hi<<16|lo>>48), 32)
+		e = searchEntry(p, uint32(lo>>16), 32)
 		if e&3 == entKidBit {
 			p = (*node)(p).kids[e>>2]
-			e = searchEntry(p, uint32(lo>>16), 32)
-			if e&3 == entKidBit {
-				p = (*node)(p).kids[e>>2]
-				e = searchEntry(p, uint32(lo&0xffff), 16)
-			}
+			e = searchEntry(p, uint32(lo&0xffff), 16)
 		}
 	}
 	return decodeEntry(e)
@@ -71,8 +88,11 @@ func (t *Table6) LookupAddr(a netip.Addr) (value uint32, prefixLen uint8, ok boo
 	if !a.Is6() {
 		return 0, 0, false
 	}
-	b := a.As16()
-	return t.Lookup(&b)
+	// Two 8-byte loads of the 8-byte stores As16 makes: handing &b on as a
+	// [16]byte copied it with one 16-byte load, which cannot be forwarded
+	// from the two stores and stalled until they reached the cache.
+	b := a.AsSlice()
+	return t.f.cur.Load().lookup6(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]))
 }
 
 // Apply applies every operation of b and publishes the result atomically.
