@@ -103,18 +103,8 @@ func FuzzCoalesce(f *testing.F) {
 	outs := outBufs(4)
 	pkts := make([][]byte, 0, 16)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) == 0 {
-			return
-		}
-		repair := data[0]&1 == 1
-		data = append([]byte(nil), data[1:]...)
-		pkts = pkts[:0]
-		for len(data) >= 2 && len(pkts) < 16 {
-			n := min(int(binary.BigEndian.Uint16(data)), len(data)-2)
-			pkts = append(pkts, data[2:2+n])
-			data = data[2+n:]
-		}
-		if repair {
+		var repair bool
+		if pkts, repair = splitBatch(pkts[:0], data); repair {
 			for _, p := range pkts {
 				repairChecksums(p)
 			}
@@ -125,6 +115,23 @@ func FuzzCoalesce(f *testing.F) {
 		}
 		checkOutputs(t, c, pkts, outs, res)
 	})
+}
+
+// splitBatch cuts a fuzz input into up to 16 length-prefixed packets
+// (copies, so they may be rewritten) and says whether the first byte asks
+// for their checksums to be repaired.
+func splitBatch(pkts [][]byte, data []byte) ([][]byte, bool) {
+	if len(data) == 0 {
+		return pkts, false
+	}
+	repair := data[0]&1 == 1
+	data = append([]byte(nil), data[1:]...)
+	for len(data) >= 2 && len(pkts) < 16 {
+		n := min(int(binary.BigEndian.Uint16(data)), len(data)-2)
+		pkts = append(pkts, data[2:2+n])
+		data = data[2+n:]
+	}
+	return pkts, repair
 }
 
 // repairChecksums rewrites the IPv4 header checksum and the TCP checksum of

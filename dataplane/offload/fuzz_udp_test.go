@@ -29,18 +29,8 @@ func FuzzCoalesceUDP(f *testing.F) {
 	outs := outBufs(4)
 	pkts := make([][]byte, 0, 16)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) == 0 {
-			return
-		}
-		repair := data[0]&1 == 1
-		data = append([]byte(nil), data[1:]...)
-		pkts = pkts[:0]
-		for len(data) >= 2 && len(pkts) < 16 {
-			n := min(int(binary.BigEndian.Uint16(data)), len(data)-2)
-			pkts = append(pkts, data[2:2+n])
-			data = data[2+n:]
-		}
-		if repair {
+		var repair bool
+		if pkts, repair = splitBatch(pkts[:0], data); repair {
 			for _, p := range pkts {
 				repairChecksums(p)
 				repairUDPChecksum(p)
