@@ -82,7 +82,7 @@ func TestEgressFromDirectPort(t *testing.T) {
 	e, tun, direct, ul := newDirectEngine(t, localPod)
 	l := newEgressLoop(e, direct)
 	toPeer := udpPacket(t, localPod, remotePod, 64, false, 200)
-	expiring := udpPacket(t, localPod, remotePod, 1, false, 200)
+	expiring := udpPacket(t, localPod, remotePod, 0, false, 200)
 	for i, pkt := range [][]byte{toPeer, expiring} {
 		p := l.batch[i]
 		p.Reset(Headroom)

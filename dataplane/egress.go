@@ -167,7 +167,11 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 		l.drop(tr, traced, p, ReasonLocalLoop)
 		return
 	}
-	if flow.TTL <= 1 {
+	// The kernel decremented the TTL on its way to the TUN; a packet left
+	// with TTL 1 is the next node's to expire, as with the kernel's own
+	// tunnels (traceroute then shows that node). Only a TTL already at 0
+	// (a raw sender's) is answered here.
+	if flow.TTL == 0 {
 		l.answer(f, p, tr, traced, ReasonTTLExceeded, 0)
 		return
 	}

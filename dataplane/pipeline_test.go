@@ -110,7 +110,7 @@ func TestIngressDropsWithNamedReasons(t *testing.T) {
 func TestEgressAnswersTTLAndTooBigWithICMP(t *testing.T) {
 	e, pod, ul := newTestEngine(t, encap.KindVXLAN)
 	forwardEgress(t, e,
-		udpPacket(t, localPod, remotePod, 1, false, 20),      // TTL 1: time exceeded
+		udpPacket(t, localPod, remotePod, 0, false, 20),      // TTL 0: time exceeded
 		udpPacket(t, localPod, remotePod, 64, true, 1460),    // > 1450 with DF: frag needed
 		udpPacket(t, localPod6, remotePod6, 64, false, 1460), // IPv6 > 1450: packet too big
 		udpPacket(t, localPod, remotePod, 64, false, 1460),   // > 1450 without DF: dropped silently

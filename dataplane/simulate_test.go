@@ -101,6 +101,7 @@ func TestSimulateTakesTheLiveDecisions(t *testing.T) {
 	partialize(wholeIn)
 	wholeBad := clone(tcpPacket(t, false, 3000), func(b []byte) { b[100] ^= 1 })
 	ours := udpPacket(t, localPod, remotePod, 1, false, 20)
+	expired := udpPacket(t, localPod, remotePod, 0, false, 20)
 	icmpErr := icmpFromNode(t, peerUnderlay, localPod, 11, ours)
 
 	none := offload.VirtioNetHdr{}
@@ -121,7 +122,8 @@ func TestSimulateTakesTheLiveDecisions(t *testing.T) {
 		{"bad-version", vxlanRig, Egress, badVersion, none, "drop:" + parseReason(badVersion)},
 		{"no-route", vxlanRig, Egress, udpPacket(t, localPod, netip.MustParseAddr("10.250.0.1"), 64, true, 10), none, "drop:no-route"},
 		{"local-loop", vxlanRig, Egress, udpPacket(t, localPod, netip.MustParseAddr("10.244.1.11"), 64, true, 10), none, "drop:local-loop"},
-		{"ttl-exceeded answered", vxlanRig, Egress, ours, none, "drop:ttl-exceeded,icmp"},
+		{"ttl-exceeded answered", vxlanRig, Egress, expired, none, "drop:ttl-exceeded,icmp"},
+		{"ttl 1 goes on (the next node takes it)", vxlanRig, Egress, ours, none, "sent:underlay×1"},
 		{"too-big answered", vxlanRig, Egress, udpPacket(t, localPod, remotePod, 64, true, 1480), none, "drop:too-big,icmp"},
 		{"too-big v6 answered", vxlanRig, Egress, udpPacket(t, localPod6, remotePod6, 64, false, 1480), none, "drop:too-big,icmp"},
 		{"too-big without DF", vxlanRig, Egress, noDF, none, "drop:too-big"},
@@ -137,7 +139,7 @@ func TestSimulateTakesTheLiveDecisions(t *testing.T) {
 		{"frame encap", frameRig, Egress, out4, none, "sent:xdp×1"},
 		{"frame gso split", frameRig, Egress, super4, gso4, "sent:xdp×5"},
 		{"neighbour-unresolved", unresolvedRig, Egress, out4, none, "drop:neighbour-unresolved"},
-		{"direct engine: icmp to local", directRig, Egress, ours, none, "drop:ttl-exceeded,icmp"},
+		{"direct engine: icmp to local", directRig, Egress, expired, none, "drop:ttl-exceeded,icmp"},
 		{"ipip v4 inner", ipipRig, Egress, out4, none, "sent:ipip4×1"},
 		{"ipip v6 inner", ipipRig, Egress, out6, none, "sent:ipip6×1"},
 		{"ipip v6 gso", ipipRig, Egress, super6, gso6, "sent:ipip6×5"},

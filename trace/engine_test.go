@@ -122,7 +122,7 @@ func TestTracePaths(t *testing.T) {
 			"receive,parse,route,drop", "dropped: no-route"},
 		{"local-loop", encap.KindVXLAN, "egress src 10.244.1.5 dst 10.244.1.6 udp", nil,
 			"receive,parse,route,drop", "dropped: local-loop"},
-		{"ttl-exceeded", encap.KindVXLAN, "src 10.244.1.5 dst 10.244.2.7 udp ttl 1", nil,
+		{"ttl-exceeded", encap.KindVXLAN, "src 10.244.1.5 dst 10.244.2.7 udp ttl 0", nil,
 			"receive,parse,route,drop,icmp", "dropped: ttl-exceeded, answered with ICMP"},
 		{"too-big", encap.KindVXLAN, "src 10.244.1.5 dst 10.244.2.7 udp size 1480", nil,
 			"receive,parse,route,drop,icmp", "dropped: too-big, answered with ICMP"},
