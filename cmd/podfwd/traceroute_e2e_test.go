@@ -14,7 +14,7 @@ import (
 // shows the hops the kernel's own datapaths show: node 1, node 2 (its
 // kernel's time-exceeded, from its underlay address or a pod-network
 // address, crosses the overlay back; issue 13 item 3), and the pod —
-// IPv4 and IPv6.
+// IPv4 and IPv6, in every io.
 func TestTracerouteAcrossNodes(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTools(t, "traceroute")
@@ -23,6 +23,7 @@ func TestTracerouteAcrossNodes(t *testing.T) {
 		{"tun", "geneve", 6081, false},
 		{"tun", "ipip", 0, false},
 		{"udp-process", "vxlan", 8472, false},
+		{"xdp", "vxlan", 8472, false},
 	} {
 		t.Run(c.name(), func(t *testing.T) {
 			tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "tr", IPv6: true})
