@@ -176,7 +176,10 @@ func ipHeadersMatch(p, q []byte, v6 bool) bool {
 			bytes.Equal(p[encap.IPv6NextHeaderOffset:encap.IPv6Len], q[encap.IPv6NextHeaderOffset:encap.IPv6Len])
 	}
 	return p[encap.IPv4TOSOffset] == q[encap.IPv4TOSOffset] &&
-		(binary.BigEndian.Uint16(p[encap.IPv4FlagsFragOffset:])^binary.BigEndian.Uint16(q[encap.IPv4FlagsFragOffset:]))&encap.IPv4FlagDF == 0 &&
+		// Flags whole, the reserved bit too: every segment the kernel cuts
+		// from a merged packet carries the first one's (fragments never
+		// get here, so MF and the offset are zero on both).
+		binary.BigEndian.Uint16(p[encap.IPv4FlagsFragOffset:]) == binary.BigEndian.Uint16(q[encap.IPv4FlagsFragOffset:]) &&
 		p[encap.IPv4TTLOffset] == q[encap.IPv4TTLOffset] &&
 		bytes.Equal(p[encap.IPv4SrcOffset:encap.IPv4MinLen], q[encap.IPv4SrcOffset:encap.IPv4MinLen])
 }
