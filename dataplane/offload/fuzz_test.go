@@ -164,15 +164,20 @@ func repairChecksums(p []byte) {
 	if ipLen > len(p) || ipLen < hdrLen+20 {
 		return
 	}
-	seg := p[:ipLen]
-	seg[hdrLen+16], seg[hdrLen+17] = 0, 0
-	writePartial(seg, hdrLen, 16)
-	partial := binary.BigEndian.Uint16(seg[hdrLen+16:])
-	seg[hdrLen+16], seg[hdrLen+17] = 0, 0
+	binary.BigEndian.PutUint16(p[hdrLen+16:], refL4Checksum(p[:ipLen], hdrLen, 16))
+}
+
+// refL4Checksum is the full L4 checksum of seg (an IP packet whose L4
+// header starts at hdrLen, checksum field at csumOff), computed with the
+// naive reference over the pseudo-header and the segment.
+func refL4Checksum(seg []byte, hdrLen, csumOff int) uint16 {
+	seg[hdrLen+csumOff], seg[hdrLen+csumOff+1] = 0, 0
+	writePartial(seg, hdrLen, csumOff)
+	partial := binary.BigEndian.Uint16(seg[hdrLen+csumOff:])
+	seg[hdrLen+csumOff], seg[hdrLen+csumOff+1] = 0, 0
 	b := append([]byte(nil), seg[hdrLen:]...)
 	if len(b)%2 == 1 {
 		b = append(b, 0)
 	}
-	b = binary.BigEndian.AppendUint16(b, partial)
-	binary.BigEndian.PutUint16(seg[hdrLen+16:], refChecksum(b))
+	return refChecksum(binary.BigEndian.AppendUint16(b, partial))
 }

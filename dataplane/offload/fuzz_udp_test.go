@@ -81,18 +81,9 @@ func repairUDPChecksum(p []byte) {
 	}
 	seg := p[:ipLen]
 	binary.BigEndian.PutUint16(seg[hdrLen+4:], uint16(ipLen-hdrLen))
-	seg[hdrLen+6], seg[hdrLen+7] = 0, 0
-	writePartial(seg, hdrLen, 6)
-	partial := binary.BigEndian.Uint16(seg[hdrLen+6:])
-	seg[hdrLen+6], seg[hdrLen+7] = 0, 0
-	b := append([]byte(nil), seg[hdrLen:]...)
-	if len(b)%2 == 1 {
-		b = append(b, 0)
-	}
-	b = binary.BigEndian.AppendUint16(b, partial)
-	sum := refChecksum(b)
+	sum := refL4Checksum(seg, hdrLen, 6)
 	if sum == 0 {
-		sum = 0xffff
+		sum = 0xffff // zero means "no checksum" in UDP
 	}
 	binary.BigEndian.PutUint16(seg[hdrLen+6:], sum)
 }
