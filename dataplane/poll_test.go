@@ -71,7 +71,12 @@ func TestPolledEngineForwardsBothWaysAndStops(t *testing.T) {
 	if eg, in := e.Counters.Egress.Tunnel.Load(), e.Counters.Ingress.Tunnel.Load(); eg != 20 || in != 20 {
 		t.Fatalf("forwarded %d egress and %d ingress packets, want 20 each", eg, in)
 	}
-	time.Sleep(20 * time.Millisecond) // idle: the loop must have spun, then slept
+	// Idle: the loop must spin, then sleep. Polled, not a fixed sleep, so
+	// a loaded machine delays the answer instead of failing it.
+	deadline = time.Now().Add(5 * time.Second)
+	for (poll.yields.Load() == 0 || poll.waits.Load() == 0) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if poll.yields.Load() == 0 || poll.waits.Load() == 0 {
 		t.Errorf("yields %d waits %d: the loop neither spun nor slept", poll.yields.Load(), poll.waits.Load())
 	}
@@ -97,9 +102,18 @@ func TestPolledEngineWithoutSpinOnlyWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := e.Run(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	// Wait for a few waits rather than for a fixed time: on a loaded
+	// machine the thread may start late (CI once saw none in 30 ms).
+	deadline := time.Now().Add(5 * time.Second)
+	for poll.waits.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if poll.yields.Load() != 0 || poll.waits.Load() == 0 {
