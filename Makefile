@@ -76,10 +76,11 @@ test: deps kube-tools vet unit race
 fuzz:
 	$(GO) test -run '^$$' -fuzz '$(FUZZ)' -fuzztime $(or $(TIME),30s) $(PKG)
 
-# Every fuzz target in turn, 10 minutes each unless TIME says otherwise
-# (make fuzz-all TIME=30s): the long run issue 13 asks for, by hand.
+# Every fuzz target, 10 minutes each unless TIME says otherwise
+# (make fuzz-all TIME=30s JOBS=4 PARALLEL=1: four targets at once, one
+# worker each): the long run issue 13 asks for, by hand.
 fuzz-all:
-	TIME=$(or $(TIME),10m) GO=$(GO) ./scripts/fuzz-all.sh
+	TIME=$(or $(TIME),10m) JOBS=$(or $(JOBS),1) PARALLEL=$(PARALLEL) GO=$(GO) ./scripts/fuzz-all.sh
 
 # Microbenchmarks: encap, lpm, the dataplane pipeline over in-memory ports,
 # offload and linuxio (root: real sockets), 6 runs each (benchstat needs 6
