@@ -15,7 +15,7 @@ type Collector struct {
 	drops, tunnel, icmp             *prometheus.Desc
 	gsoSuper, gsoSegs               *prometheus.Desc
 	gsoWhole, gsoWholeSegs          *prometheus.Desc
-	tunnelGSO                       *prometheus.Desc
+	tunnelGSO, partialChecksums     *prometheus.Desc
 	generation, peers, applied      *prometheus.Desc
 	traceActive, traceMatched       *prometheus.Desc
 	traceSkipped, traceLost         *prometheus.Desc
@@ -26,33 +26,34 @@ func newCollector(s *Server) *Collector {
 		return prometheus.NewDesc("podfwd_"+name, help, labels, nil)
 	}
 	return &Collector{
-		s:            s,
-		packets:      d("packets_total", "Packets received (rx) or sent (tx) on a port: pod is the TUN side, underlay the tunnel socket.", "port", "direction"),
-		bytes:        d("bytes_total", "Bytes received or sent on a port.", "port", "direction"),
-		batches:      d("batches_total", "Batches read or written on a port; packets_total / batches_total is the mean batch size.", "port", "direction"),
-		errors:       d("port_errors_total", "Failed reads or writes on a port.", "port", "direction"),
-		drops:        d("drops_total", "Packets dropped, by forwarding path and named reason.", "path", "reason"),
-		tunnel:       d("tunnel_packets_total", "Packets encapsulated (op=encap) or decapsulated (op=decap), by tunnel format.", "op", "encap"),
-		icmp:         d("icmp_errors_sent_total", "ICMP errors originated (time exceeded, fragmentation needed / packet too big)."),
-		gsoSuper:     d("gso_super_packets_total", "GSO super-packets split on egress (op=split) or built by GRO on ingress (op=coalesce).", "op"),
-		gsoSegs:      d("gso_segments_total", "Segments produced by GSO splitting or absorbed by GRO coalescing.", "op"),
-		gsoWhole:     d("gso_whole_packets_total", "GSO super-packets that crossed whole: sent with UDP-tunnel GSO for the kernel to segment (op=send), or received whole from a peer and delivered whole (op=deliver).", "op"),
-		gsoWholeSegs: d("gso_whole_segments_total", "Segments carried by the super-packets sent whole (op=send): the kernel puts that many datagrams on the wire, each counted in packets_total{port=underlay,direction=tx}.", "op"),
-		tunnelGSO:    d("tunnel_gso_active", "1 when egress super-packets leave whole through the UDP-tunnel GSO device, 0 when podfwd splits them."),
-		generation:   d("config_generation", "Generation of the installed forwarding config."),
-		peers:        d("peers", "Peers (other nodes) in the installed config."),
-		applied:      d("config_applied", "1 when a forwarding config is installed in the engine."),
-		traceActive:  d("trace_sessions_active", "Packet-trace sessions attached now (0 or 1)."),
-		traceMatched: d("trace_matched_packets_total", "Packets matched by trace filters."),
-		traceSkipped: d("trace_skipped_packets_total", "Matched packets not traced because the trace ring was full (slow reader)."),
-		traceLost:    d("trace_lost_stages_total", "Trace stages lost mid-packet because the ring filled."),
+		s:                s,
+		packets:          d("packets_total", "Packets received (rx) or sent (tx) on a port: pod is the TUN side, underlay the tunnel socket.", "port", "direction"),
+		bytes:            d("bytes_total", "Bytes received or sent on a port.", "port", "direction"),
+		batches:          d("batches_total", "Batches read or written on a port; packets_total / batches_total is the mean batch size.", "port", "direction"),
+		errors:           d("port_errors_total", "Failed reads or writes on a port.", "port", "direction"),
+		drops:            d("drops_total", "Packets dropped, by forwarding path and named reason.", "path", "reason"),
+		tunnel:           d("tunnel_packets_total", "Packets encapsulated (op=encap) or decapsulated (op=decap), by tunnel format.", "op", "encap"),
+		icmp:             d("icmp_errors_sent_total", "ICMP errors originated (time exceeded, fragmentation needed / packet too big)."),
+		gsoSuper:         d("gso_super_packets_total", "GSO super-packets split on egress (op=split) or built by GRO on ingress (op=coalesce).", "op"),
+		gsoSegs:          d("gso_segments_total", "Segments produced by GSO splitting or absorbed by GRO coalescing.", "op"),
+		gsoWhole:         d("gso_whole_packets_total", "GSO super-packets that crossed whole: sent with UDP-tunnel GSO for the kernel to segment (op=send), or received whole from a peer and delivered whole (op=deliver).", "op"),
+		gsoWholeSegs:     d("gso_whole_segments_total", "Segments carried by the super-packets sent whole (op=send): the kernel puts that many datagrams on the wire, each counted in packets_total{port=underlay,direction=tx}.", "op"),
+		partialChecksums: d("ingress_partial_checksums_total", "Packets delivered whose inner TCP/UDP checksum held only the pseudo-header sum (left by a sender's kernel for an offload that never ran: nodes sharing a host or hypervisor) and was completed (underlay.partialChecksums: accept). On nodes with their own NICs it stays 0."),
+		tunnelGSO:        d("tunnel_gso_active", "1 when egress super-packets leave whole through the UDP-tunnel GSO device, 0 when podfwd splits them."),
+		generation:       d("config_generation", "Generation of the installed forwarding config."),
+		peers:            d("peers", "Peers (other nodes) in the installed config."),
+		applied:          d("config_applied", "1 when a forwarding config is installed in the engine."),
+		traceActive:      d("trace_sessions_active", "Packet-trace sessions attached now (0 or 1)."),
+		traceMatched:     d("trace_matched_packets_total", "Packets matched by trace filters."),
+		traceSkipped:     d("trace_skipped_packets_total", "Matched packets not traced because the trace ring was full (slow reader)."),
+		traceLost:        d("trace_lost_stages_total", "Trace stages lost mid-packet because the ring filled."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.batches, c.errors, c.drops, c.tunnel, c.icmp,
-		c.gsoSuper, c.gsoSegs, c.gsoWhole, c.gsoWholeSegs, c.tunnelGSO, c.generation, c.peers, c.applied, c.traceActive, c.traceMatched, c.traceSkipped, c.traceLost} {
+		c.gsoSuper, c.gsoSegs, c.gsoWhole, c.gsoWholeSegs, c.tunnelGSO, c.partialChecksums, c.generation, c.peers, c.applied, c.traceActive, c.traceMatched, c.traceSkipped, c.traceLost} {
 		ch <- d
 	}
 }
@@ -97,6 +98,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.gsoWhole, cnt.Egress.WholeGSO.Load(), "send")
 	counter(c.gsoWhole, cnt.Ingress.WholeGSO.Load(), "deliver")
 	counter(c.gsoWholeSegs, cnt.Egress.WholeSegs.Load(), "send")
+	counter(c.partialChecksums, cnt.Ingress.PartialChecksums.Load())
 	whole := 0.0
 	if e.TunnelGSOActive() {
 		whole = 1

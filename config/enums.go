@@ -56,6 +56,27 @@ func (e Encap) Kind() (kind encap.Kind, native bool, err error) {
 	return 0, false, FieldError("encap", "%q is not one of vxlan, geneve, ipip, none", string(e))
 }
 
+// PartialChecksums is the policy for inner checksums a sender's kernel
+// left partial (file: underlay.partialChecksums).
+type PartialChecksums string
+
+// Partial checksum policies: accept completes and delivers them (nodes
+// that share a host or a hypervisor send them), drop counts them as
+// bad-inner-checksum (every node has its own NIC).
+const (
+	PartialChecksumsAccept PartialChecksums = "accept"
+	PartialChecksumsDrop   PartialChecksums = "drop"
+)
+
+// Check fails, naming the field, unless p is a policy or empty (accept).
+func (p PartialChecksums) Check() error {
+	switch p {
+	case "", PartialChecksumsAccept, PartialChecksumsDrop:
+		return nil
+	}
+	return FieldError("underlay.partialChecksums", "%q is not one of accept, drop", string(p))
+}
+
 // XDPMode is where the XDP program runs (file: xdp.mode).
 type XDPMode string
 

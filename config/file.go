@@ -90,6 +90,10 @@ type Underlay struct {
 	Interface string `yaml:"interface"`
 	Address   string `yaml:"address"`
 	MTU       int    `yaml:"mtu"` // 0: read from the interface
+	// PartialChecksums: what to do with a received inner packet whose
+	// TCP/UDP checksum holds only the pseudo-header sum (see
+	// dataplane.Config.DropPartialChecksums). Default accept.
+	PartialChecksums PartialChecksums `yaml:"partialChecksums"`
 }
 
 // TUN configures the pod-side TUN device.

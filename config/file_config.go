@@ -61,7 +61,11 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 	if len(f.TUN.Name) > 15 {
 		return nil, FieldError("tun.name", "%q is longer than 15 bytes", f.TUN.Name)
 	}
-	cfg := &dataplane.Config{Generation: 1, Encap: kind, VNI: f.VNI, Port: f.Port, UnderlayMTU: f.Underlay.MTU}
+	if err := f.Underlay.PartialChecksums.Check(); err != nil {
+		return nil, err
+	}
+	cfg := &dataplane.Config{Generation: 1, Encap: kind, VNI: f.VNI, Port: f.Port, UnderlayMTU: f.Underlay.MTU,
+		DropPartialChecksums: f.Underlay.PartialChecksums == PartialChecksumsDrop}
 	if native {
 		cfg.Encap = encap.KindVXLAN // unused: native mode starts no engine
 	}

@@ -45,6 +45,16 @@ func TestGoodConfig(t *testing.T) {
 	if f.TUN.Name != "podfwd0" {
 		t.Errorf("default TUN name %q", f.TUN.Name)
 	}
+	if cfg.DropPartialChecksums {
+		t.Error("partial checksums are dropped by default; nodes sharing a host send them")
+	}
+	f, err = ParseFile([]byte(strings.Replace(goodConfig, "  address: 10.99.0.1", "  address: 10.99.0.1\n  partialChecksums: drop", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = f.DataplaneConfig(nil); err != nil || !cfg.DropPartialChecksums {
+		t.Errorf("underlay.partialChecksums: drop gave DropPartialChecksums %v, %v", cfg != nil && cfg.DropPartialChecksums, err)
+	}
 }
 
 // Every bad config fails at start with the field and the reason.
@@ -63,6 +73,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"  - name: node2|  - name: ''", "peers[0].name"},
 		{"port: 8472|prot: 8472", "field prot not found"},
 		{"port: 8472|port: 8472\nnonMasqueradeCIDRs: [192.168.0.0/16, 172.16.0.1/12]", "nonMasqueradeCIDRs[1]"},
+		{"  address: 10.99.0.1|  address: 10.99.0.1\n  partialChecksums: verify", "underlay.partialChecksums"},
 	}
 	for _, c := range cases {
 		old, repl, _ := strings.Cut(c.edit, "|")

@@ -41,6 +41,17 @@ type Config struct {
 	SrcPortMax       uint16
 	ZeroUDPChecksum6 bool
 	GeneveOptions    []byte
+
+	// DropPartialChecksums refuses received inner packets whose TCP/UDP
+	// checksum holds only the pseudo-header sum, as bad-inner-checksum.
+	// Such a packet was never on a wire: a sender's kernel left the sum
+	// for an offload, and a link without one (veth, a bridge, virtio-net
+	// between VMs on one host) passed it on. podfwd cannot see the
+	// sender's skb, so it recognises the pattern and completes the
+	// checksum (the default). On a real wire the pattern appears only by
+	// a 1-in-65,536 coincidence, and then a corrupted payload would pass
+	// unseen: nodes that each have their own NIC can refuse it.
+	DropPartialChecksums bool
 }
 
 // Peer is another node reachable through the tunnel.

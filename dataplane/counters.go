@@ -29,7 +29,13 @@ type DirectionCounters struct {
 	// that packets read (a super-packet is one) and packets written (one
 	// per segment on the wire) can be reconciled exactly.
 	WholeSegs atomic.Uint64
-	_         [64]byte // keep the next direction's counters off this cache line
+	// PartialChecksums counts delivered packets whose inner TCP/UDP
+	// checksum held only the pseudo-header sum (a sender's kernel left it
+	// for an offload that never ran) and was trusted and completed: see
+	// Config.DropPartialChecksums. On nodes that each have their own NIC
+	// it stays 0.
+	PartialChecksums atomic.Uint64
+	_                [64]byte // keep the next direction's counters off this cache line
 }
 
 // Counters are the engine's counters: Egress is pod side to underlay,
@@ -53,6 +59,7 @@ type batchTally struct {
 	gsoSuper, gsoSegs  uint64
 	wholeGSO           uint64
 	wholeSegs          uint64
+	partial            uint64
 	drops              [NumReasons]uint32
 	dropped            bool
 }
@@ -85,6 +92,9 @@ func (t *batchTally) flush(d *DirectionCounters) {
 	if t.wholeGSO > 0 {
 		d.WholeGSO.Add(t.wholeGSO)
 		d.WholeSegs.Add(t.wholeSegs)
+	}
+	if t.partial > 0 {
+		d.PartialChecksums.Add(t.partial)
 	}
 	if t.dropped {
 		for r, n := range t.drops {

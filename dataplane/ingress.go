@@ -42,6 +42,9 @@ type ingressLoop struct {
 	// own stack verifies what arrives without offload flags).
 	direct      []*Packet
 	directViews []Packet
+
+	// dropPartial is the batch's Config.DropPartialChecksums.
+	dropPartial bool
 }
 
 // groBuffers is how many super-packets one delivery can build; when they
@@ -103,9 +106,11 @@ func (l *ingressLoop) forward(batch []*Packet) {
 	if box := l.e.tracer.Load(); box != nil {
 		tr = box.t
 	}
+	l.dropPartial = false
 	if f != nil {
 		l.srcRoutes, l.dstRoutes = newRouteMemo4(f), newRouteMemo4(f)
 		l.peers = peerMemo{f: f}
+		l.dropPartial = f.cfg.DropPartialChecksums
 	}
 	l.out = l.out[:0]
 	for _, p := range batch {
@@ -222,12 +227,29 @@ func (l *ingressLoop) checked(p *Packet) {
 	case offload.L4Bad:
 		l.tally.drop(ReasonBadInnerChecksum)
 		return
-	case offload.L4Valid, offload.L4Partial:
+	case offload.L4Partial:
+		if !l.trustPartial() {
+			return
+		}
+		fallthrough
+	case offload.L4Valid:
 		if l.e.opts.PodOffloads {
 			p.GSO.Flags = offload.FlagDataValid
 		}
 	}
 	l.write = append(l.write, p)
+}
+
+// trustPartial decides a packet whose inner checksum held only the
+// pseudo-header sum (offload.L4Partial): counted and delivered, or dropped
+// as bad-inner-checksum under Config.DropPartialChecksums.
+func (l *ingressLoop) trustPartial() bool {
+	if l.dropPartial {
+		l.tally.drop(ReasonBadInnerChecksum)
+		return false
+	}
+	l.tally.partial++
+	return true
 }
 
 func (l *ingressLoop) drop(tr Tracer, traced bool, pkt []byte, r Reason) {
@@ -330,9 +352,20 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	// The checksum check runs at delivery, batched with coalescing; a
 	// traced packet is checked here as well, so that the trace shows the
 	// drop on the packet's own record (tracing is rare: the cost is fine).
-	if traced && offload.CheckL4(inner) == offload.L4Bad {
-		l.drop(tr, traced, inner, ReasonBadInnerChecksum)
-		return
+	if traced {
+		// CheckL4 completes a partial checksum in place, so the delivery
+		// check sees it valid: its policy is applied (and counted) here.
+		switch offload.CheckL4(inner) {
+		case offload.L4Bad:
+			l.drop(tr, traced, inner, ReasonBadInnerChecksum)
+			return
+		case offload.L4Partial:
+			if l.dropPartial {
+				l.drop(tr, traced, inner, ReasonBadInnerChecksum)
+				return
+			}
+			l.tally.partial++
+		}
 	}
 	if l.direct != nil && l.toDirect(p, off+innerOff, inner, &flow, f.tunnelMTU, tr, traced) {
 		return
@@ -342,7 +375,11 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 	if len(inner) > f.tunnelMTU {
 		r := ReasonOversizeInner
 		if l.e.opts.PodOffloads {
-			r = markSuperPacket(v, inner, &flow, f.tunnelMTU)
+			var partial bool
+			r, partial = markSuperPacket(v, inner, &flow, f.tunnelMTU, l.dropPartial)
+			if partial {
+				l.tally.partial++
+			}
 		}
 		if r != ReasonNone {
 			l.drop(tr, traced, inner, r)

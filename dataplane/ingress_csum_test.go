@@ -93,8 +93,12 @@ func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
 		t.Fatal(r)
 	}
 	var p Packet
-	if r := markSuperPacket(&p, pkt, &flow, 1450); r != ReasonNone {
-		t.Fatalf("a TCP super-packet was refused: %v", r)
+	if r, _ := markSuperPacket(&p, append([]byte(nil), pkt...), &flow, 1450, true); r != ReasonBadInnerChecksum {
+		t.Fatalf("a partial super-packet under DropPartialChecksums: %v, want bad-inner-checksum", r)
+	}
+	r, partial := markSuperPacket(&p, pkt, &flow, 1450, false)
+	if r != ReasonNone || !partial {
+		t.Fatalf("a TCP super-packet with a partial checksum: %v (partial %v), want accepted as partial", r, partial)
 	}
 	// Segments of at most 1280 bytes: the sender's size is unknown and
 	// the pod's link may be below the tunnel MTU.
@@ -124,7 +128,7 @@ func TestMarkSuperPacketForKernelSegmentation(t *testing.T) {
 	}
 	udp := udpPacket(t, remotePod, localPod, 64, false, 3000)
 	_ = encap.ParseInner(udp, &flow)
-	if r := markSuperPacket(&p, udp, &flow, 1450); r != ReasonOversizeInner {
+	if r, _ := markSuperPacket(&p, udp, &flow, 1450, false); r != ReasonOversizeInner {
 		t.Errorf("a UDP super-packet: %v, want oversize-inner; its datagram boundaries are unknown", r)
 	}
 }
@@ -139,7 +143,7 @@ func TestMarkSuperPacketVerifiesRealChecksums(t *testing.T) {
 		var p Packet
 		good := tcpPacket(t, v6, 8900)
 		_ = encap.ParseInner(good, &flow)
-		if r := markSuperPacket(&p, good, &flow, 1450); r != ReasonNone {
+		if r, partial := markSuperPacket(&p, good, &flow, 1450, true); r != ReasonNone || partial {
 			t.Errorf("v6=%v: a verified oversize segment: %v, want accepted", v6, r)
 		}
 		if p.GSO.Flags != offload.FlagNeedsCsum {
@@ -149,7 +153,7 @@ func TestMarkSuperPacketVerifiesRealChecksums(t *testing.T) {
 		bad[len(bad)-100] ^= 0x40
 		_ = encap.ParseInner(bad, &flow)
 		orig := append([]byte(nil), bad...)
-		if r := markSuperPacket(&p, bad, &flow, 1450); r != ReasonBadInnerChecksum {
+		if r, _ := markSuperPacket(&p, bad, &flow, 1450, false); r != ReasonBadInnerChecksum {
 			t.Errorf("v6=%v: a corrupted oversize segment: %v, want bad-inner-checksum", v6, r)
 		}
 		if string(orig) != string(bad) {
@@ -243,6 +247,34 @@ func TestIngressMergesUDPOnlyWithUSO(t *testing.T) {
 		}
 		if pkts, _ := pod.Written(); uso && len(pkts[0]) != 20+8+9*64 {
 			t.Errorf("merged write is %d bytes, want one IPv4/UDP header and 9 payloads", len(pkts[0]))
+		}
+	}
+}
+
+// A small packet with a partial checksum is delivered completed and
+// counted by default, and dropped as bad-inner-checksum under
+// DropPartialChecksums; a super-packet likewise.
+func TestIngressPartialChecksumPolicy(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		for _, size := range []int{100, 4000} {
+			e, pod, _ := newTestEngine(t, encap.KindVXLAN)
+			e.opts.PodOffloads = size > 1000 // super-packets need a TUN with offloads
+			cfg := testConfig(encap.KindVXLAN)
+			cfg.DropPartialChecksums = drop
+			if err := e.SetConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			pkt := tcpPacket(t, false, size)
+			partialize(pkt)
+			forwardIngress(t, e, netipPeer(), tunnelPayload(t, cfg, cfg.Peers[0], pkt, 42))
+			pkts, _ := pod.Written()
+			partial, bad := e.Counters.Ingress.PartialChecksums.Load(), e.Counters.Drops(ReasonBadInnerChecksum)
+			if drop && (len(pkts) != 0 || bad != 1 || partial != 0) {
+				t.Errorf("size %d, drop: delivered %d, bad-inner-checksum %d, partial %d; want 0, 1, 0", size, len(pkts), bad, partial)
+			}
+			if !drop && (len(pkts) != 1 || bad != 0 || partial != 1) {
+				t.Errorf("size %d, trust: delivered %d, bad-inner-checksum %d, partial %d; want 1, 0, 1", size, len(pkts), bad, partial)
+			}
 		}
 	}
 }

@@ -20,19 +20,20 @@ import (
 // the inner TCP checksum still partial (the pseudo-header sum its stack
 // left for the segmenter) because it was never on a wire — a wire would
 // have had it segmented, or an IP fragment reassembly would have had it
-// completed by its sender. That pattern is trusted as the kernel's
-// CheckL4 and the receiving kernel do for small packets. Anything else
-// carries a real checksum, which is verified here before the kernel is
-// told to compute fresh ones: recomputing over unverified bytes would
-// launder a corrupted segment into a valid one. It returns ReasonNone on
-// success, else the reason to drop.
+// completed by its sender. That pattern is trusted (partial reports it),
+// as CheckL4 does for small packets, unless dropPartial
+// (Config.DropPartialChecksums) refuses it. Anything else carries a real
+// checksum, which is verified here before the kernel is told to compute
+// fresh ones: recomputing over unverified bytes would launder a corrupted
+// segment into a valid one. It returns ReasonNone on success, else the
+// reason to drop.
 // wholeSegmentMTU bounds the segments of a super-packet delivered whole:
 // see markSuperPacket.
 const wholeSegmentMTU = 1280
 
-func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
+func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int, dropPartial bool) (r Reason, partial bool) {
 	if flow.Proto != encap.ProtoTCP {
-		return ReasonOversizeInner
+		return ReasonOversizeInner, false
 	}
 	var l3 int
 	var gsoType uint8
@@ -42,18 +43,18 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 		l3 = int(pkt[0]&0x0f) * 4
 		gsoType = offload.GSOTCPv4
 		if len(pkt) < l3+encap.TCPMinLen {
-			return ReasonOversizeInner
+			return ReasonOversizeInner, false
 		}
 		pseudo = encap.PseudoHeader4([4]byte(pkt[encap.IPv4SrcOffset:]), [4]byte(pkt[encap.IPv4DstOffset:]), encap.ProtoTCP, len(pkt)-l3)
 	case 6:
 		l3 = encap.IPv6Len
 		gsoType = offload.GSOTCPv6
 		if len(pkt) < l3+encap.TCPMinLen || pkt[encap.IPv6NextHeaderOffset] != encap.ProtoTCP {
-			return ReasonOversizeInner
+			return ReasonOversizeInner, false
 		}
 		pseudo = encap.PseudoHeader6((*[16]byte)(pkt[encap.IPv6SrcOffset:]), (*[16]byte)(pkt[encap.IPv6DstOffset:]), encap.ProtoTCP, len(pkt)-l3)
 	default:
-		return ReasonOversizeInner
+		return ReasonOversizeInner, false
 	}
 	tcpLen := encap.TCP(pkt[l3:]).HeaderLen()
 	// The sender's segment size is lost: a UDP socket does not say what
@@ -66,16 +67,20 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 	// always right; it only matters where something must really segment.
 	mss := min(mtu, wholeSegmentMTU) - l3 - tcpLen
 	if tcpLen < encap.TCPMinLen || len(pkt) < l3+tcpLen || mss <= 0 {
-		return ReasonOversizeInner
+		return ReasonOversizeInner, false
 	}
-	partial := uint16(encap.Fold(pseudo))
-	if binary.BigEndian.Uint16(pkt[l3+encap.TCPChecksumOffset:]) != partial {
+	sum := uint16(encap.Fold(pseudo))
+	partial = binary.BigEndian.Uint16(pkt[l3+encap.TCPChecksumOffset:]) == sum
+	if partial && dropPartial {
+		return ReasonBadInnerChecksum, false
+	}
+	if !partial {
 		if offload.CheckL4(pkt) != offload.L4Valid {
-			return ReasonBadInnerChecksum
+			return ReasonBadInnerChecksum, false
 		}
 		// NEEDS_CSUM: the kernel completes the checksum of every segment
 		// from the pseudo-header sum we leave in the field.
-		binary.BigEndian.PutUint16(pkt[l3+encap.TCPChecksumOffset:], partial)
+		binary.BigEndian.PutUint16(pkt[l3+encap.TCPChecksumOffset:], sum)
 	}
 	p.GSO = offload.VirtioNetHdr{
 		Flags:      offload.FlagNeedsCsum,
@@ -85,5 +90,5 @@ func markSuperPacket(p *Packet, pkt []byte, flow *encap.Flow, mtu int) Reason {
 		CsumStart:  uint16(l3),
 		CsumOffset: encap.TCPChecksumOffset,
 	}
-	return ReasonNone
+	return ReasonNone, partial
 }
