@@ -85,6 +85,15 @@ type Options struct {
 	// a super-packet it cannot take is split as without it.
 	TunnelGSO TunnelGSOPort
 
+	// Reassembly, with UnderlayFrame, are sockets of kind ReassemblyKind
+	// (UDP on the tunnel port, or raw IPIP) that receive what the frame
+	// port's XDP program leaves to the kernel: tunnel packets that were
+	// fragmented on the way, which the kernel reassembles. Without them
+	// such packets find no socket and are lost, uncounted by us. They are
+	// only read, never written.
+	Reassembly     []Port
+	ReassemblyKind UnderlayKind
+
 	// Poll, when set and the ports allow it (see Engine.pollable), makes
 	// Run serve the pod and underlay ports from one OS thread that spins
 	// briefly before it sleeps, instead of one goroutine per direction
@@ -165,7 +174,10 @@ func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil, underlayWriteShared: opts.PodDirect != nil,
+	if len(opts.Reassembly) > 0 && (opts.UnderlayKind != UnderlayFrame || opts.ReassemblyKind == UnderlayFrame) {
+		return nil, errors.New("dataplane: reassembly sockets serve a frame underlay and must be sockets")
+	}
+	e := &Engine{opts: opts, podWriteShared: opts.Underlay6 != nil || len(opts.Reassembly) > 0, underlayWriteShared: opts.PodDirect != nil,
 		split6: opts.UnderlayKind == UnderlayIP && opts.Underlay6 != nil}
 	e.errLog.log = opts.Logger
 	return e, nil
@@ -203,7 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 4+len(e.opts.Reassembly))
 	start := func(f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -216,12 +228,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	pod, uls, polled := e.pollable()
 	if polled {
+		// One thread writes every pod-side port: nothing to serialize.
+		e.podWriteShared = false
 		start(func(ctx context.Context) error { return e.runPolled(ctx, pod, uls) })
 	} else {
 		start(newEgressLoop(e, e.opts.Pod).run)
 		start(newIngressLoop(e, e.opts.Underlay).run)
 		if e.opts.Underlay6 != nil {
 			start(newIngressLoop(e, e.opts.Underlay6).run)
+		}
+		for _, p := range e.opts.Reassembly {
+			start(newIngressLoop(e, p).run)
 		}
 	}
 	if e.opts.PodDirect != nil {
@@ -241,6 +258,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.opts.Underlay.Close()
 	if e.opts.Underlay6 != nil {
 		e.opts.Underlay6.Close()
+	}
+	for _, p := range e.opts.Reassembly {
+		p.Close()
 	}
 	wg.Wait()
 	// Written only by the loops, never read: closed once they are gone.

@@ -18,6 +18,7 @@ const maxGROSegments = 64
 type ingressLoop struct {
 	e     *Engine
 	port  Port
+	kind  UnderlayKind // what port carries: the engine's underlay kind, or ReassemblyKind
 	batch []*Packet
 	views []Packet
 	out   []*Packet
@@ -56,9 +57,16 @@ func newIngressLoop(e *Engine, port Port) *ingressLoop {
 	if n < 1 {
 		n = 1
 	}
+	kind := e.opts.UnderlayKind
+	for _, r := range e.opts.Reassembly {
+		if r == port {
+			kind = e.opts.ReassemblyKind
+		}
+	}
 	l := &ingressLoop{
 		e:     e,
 		port:  port,
+		kind:  kind,
 		batch: newBatch(n, e.opts.BufSize),
 		views: make([]Packet, n*maxGROSegments),
 		out:   make([]*Packet, 0, n*maxGROSegments),
@@ -279,7 +287,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 		vni      uint32
 		outerSrc = p.Addr.Addr().Unmap()
 	)
-	if l.e.opts.UnderlayKind == UnderlayUDP {
+	if l.kind == UnderlayUDP {
 		// Who sent it is checked before any parsing: junk from strangers
 		// costs one map lookup.
 		if hop, known = l.peers.peerHop(outerSrc); !known {
@@ -294,7 +302,7 @@ func (l *ingressLoop) one(f *fib, p *Packet, off, end int, tr Tracer) {
 		innerOff, vni = in.Off, in.VNI
 	} else {
 		ipOff := 0
-		if l.e.opts.UnderlayKind == UnderlayFrame {
+		if l.kind == UnderlayFrame {
 			if ipOff = etherIPOffset(dgram); ipOff < 0 {
 				l.drop(tr, traced, dgram, ReasonNotIP)
 				return

@@ -40,7 +40,7 @@ func (e *Engine) pollable() (pod TryReader, uls []TryReader, ok bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	for _, p := range []Port{e.opts.Underlay, e.opts.Underlay6} {
+	for _, p := range append([]Port{e.opts.Underlay, e.opts.Underlay6}, e.opts.Reassembly...) {
 		if p == nil {
 			continue
 		}
@@ -69,6 +69,9 @@ func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) 
 	ins := []*ingressLoop{newIngressLoop(e, e.opts.Underlay)}
 	if e.opts.Underlay6 != nil {
 		ins = append(ins, newIngressLoop(e, e.opts.Underlay6))
+	}
+	for _, p := range e.opts.Reassembly {
+		ins = append(ins, newIngressLoop(e, p))
 	}
 	// Buffers are reset once here and then only those a read filled: an
 	// empty try while spinning touches none of them.

@@ -90,7 +90,8 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 		Pod: ports.pod, Underlay: ports.underlay, Underlay6: ports.underlay6, Local: ports.local,
 		UnderlayKind: ports.kind, Logger: log, UDPGSO: ports.udpGSO, PodOffloads: ports.podOffloads,
 		PodUDPOffloads: ports.podUSO,
-		PodDirect:      direct.port(), TunnelGSO: ports.tunnelGSO, Poll: ports.poll,
+		Reassembly:     ports.reassembly, ReassemblyKind: ports.reassemblyKind,
+		PodDirect: direct.port(), TunnelGSO: ports.tunnelGSO, Poll: ports.poll,
 	})
 	if err != nil {
 		return err
@@ -271,20 +272,23 @@ func logCounters(log *slog.Logger, e *dataplane.Engine) {
 
 // hostPorts are the ports of one io path and what is needed to undo them.
 type hostPorts struct {
-	pod         dataplane.Port
-	underlay    dataplane.Port
-	underlay6   dataplane.Port
-	local       dataplane.Port
-	kind        dataplane.UnderlayKind
-	udpGSO      bool
-	podOffloads bool
-	podUSO      bool                    // the TUN takes UDP_L4 GSO packets
-	tunnelGSO   dataplane.TunnelGSOPort // nil: super-packets are split
-	poll        dataplane.Poller        // nil: a goroutine per direction
-	tunName     string
-	tunIndex    int
-	offloads    string
-	closers     []func() error
+	pod       dataplane.Port
+	underlay  dataplane.Port
+	underlay6 dataplane.Port
+	// reassembly are io xdp's sockets for fragmented tunnel packets.
+	reassembly     []dataplane.Port
+	reassemblyKind dataplane.UnderlayKind
+	local          dataplane.Port
+	kind           dataplane.UnderlayKind
+	udpGSO         bool
+	podOffloads    bool
+	podUSO         bool                    // the TUN takes UDP_L4 GSO packets
+	tunnelGSO      dataplane.TunnelGSOPort // nil: super-packets are split
+	poll           dataplane.Poller        // nil: a goroutine per direction
+	tunName        string
+	tunIndex       int
+	offloads       string
+	closers        []func() error
 }
 
 func (h *hostPorts) close() {

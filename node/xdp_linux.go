@@ -86,7 +86,11 @@ func openXDPPorts(log *slog.Logger, file *config.File, cfg *dataplane.Config) (_
 	track(up)
 	h.underlay = up
 	h.offloads += offloads
-	if err := h.openPoller(polled, spin, tun, up.Port.FDs()...); err != nil {
+	refds, err := h.openReassembly(log, cfg, polled)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.openPoller(polled, spin, tun, append(up.Port.FDs(), refds...)...); err != nil {
 		return nil, err
 	}
 	return h, nil
