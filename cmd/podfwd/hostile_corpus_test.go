@@ -20,6 +20,8 @@ type hostileRig struct {
 	// underlayXDP: io xdp, where the XDP program hands podfwd whole frames
 	// before the kernel's IP and UDP checks.
 	underlayXDP bool
+	// strictPartial: the daemon runs with underlay.partialChecksums: drop.
+	strictPartial bool
 }
 
 // Outcomes a case expects (and the test observes) at the attacked daemon:
@@ -138,6 +140,27 @@ func (r *hostileRig) tunnelHdrLen() int {
 		return 0
 	}
 	return r.innerOff() - udpPayOff
+}
+
+// partialInnerL4 is an IPv4 TCP or UDP packet whose checksum field holds
+// only the pseudo-header sum, as a sender's kernel leaves it for an
+// offload, over a payload that sum says nothing about.
+func partialInnerL4(src, dst netip.Addr, proto uint8, payload []byte) []byte {
+	in := innerIPv4(src, dst, proto, 64, payload)
+	l4 := len(in) - encap.IPv4(in).HeaderLen()
+	pseudo := encap.PseudoHeader4(src.As4(), dst.As4(), proto, l4)
+	return setInnerL4Checksum(in, uint16(encap.Fold(pseudo)))
+}
+
+// byPartialPolicy is the outcome under underlay.partialChecksums accept
+// (the default) and drop.
+func byPartialPolicy(accept, drop string) func(*hostileRig) string {
+	return func(r *hostileRig) string {
+		if r.strictPartial {
+			return drop
+		}
+		return accept
+	}
 }
 
 func setInnerL4Checksum(inner []byte, v uint16) []byte {
@@ -333,6 +356,14 @@ var hostileCorpus = []hostileCase{
 	{"bad-inner-ip-checksum", innerMutate(func(b []byte) []byte { b[encap.IPv4ChecksumOffset] ^= 0x5a; return b }), always(fwdUndelivered)},
 	{"bad-inner-udp-checksum", innerMutate(func(b []byte) []byte { return setInnerL4Checksum(b, 0x1234) }), always(dropped("bad-inner-checksum"))},
 	{"zero-inner-udp-checksum", innerMutate(func(b []byte) []byte { return setInnerL4Checksum(b, 0) }), always(fwd)},
+	// A partial checksum is what nodes sharing a host send; from a wire it
+	// cannot be told apart (see README: the trust rule's one exception).
+	{"partial-inner-udp-checksum", func(r *hostileRig, m []byte) [][]byte {
+		return r.one(partialInnerL4(r.peerPod, r.victim, encap.ProtoUDP, m))
+	}, byPartialPolicy(fwd, dropped("bad-inner-checksum"))},
+	{"partial-inner-tcp-checksum", func(r *hostileRig, m []byte) [][]byte {
+		return r.one(partialInnerL4(r.peerPod, r.victim, encap.ProtoTCP, m))
+	}, byPartialPolicy(fwd, dropped("bad-inner-checksum"))},
 	{"bad-inner-tcp-checksum", func(r *hostileRig, m []byte) [][]byte {
 		return r.one(setInnerL4Checksum(innerIPv4(r.peerPod, r.victim, encap.ProtoTCP, 64, m), 0x1234))
 	}, always(dropped("bad-inner-checksum"))},

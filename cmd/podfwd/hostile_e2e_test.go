@@ -30,8 +30,14 @@ func TestHostileCorpus(t *testing.T) {
 	for _, v := range []struct {
 		io, encap string
 		port      int
-	}{{"tun", "vxlan", 8472}, {"tun", "geneve", 6081}, {"tun", "ipip", 0}, {"xdp", "vxlan", 8472}, {"kernel", "vxlan", 8472}} {
-		t.Run(v.io+"-"+v.encap, func(t *testing.T) {
+		strict    bool // underlay.partialChecksums: drop
+	}{{"tun", "vxlan", 8472, false}, {"tun", "geneve", 6081, false}, {"tun", "ipip", 0, false}, {"xdp", "vxlan", 8472, false},
+		{"tun", "vxlan", 8472, true}, {"kernel", "vxlan", 8472, false}} {
+		name := v.io + "-" + v.encap
+		if v.strict {
+			name += "-partial-drop"
+		}
+		t.Run(name, func(t *testing.T) {
 			cfg := topo.Config{Prefix: testenv.RunPrefix() + "hc", Nodes: 3, PodsPerNode: 1, IPv6: true}
 			judge := v.io == "kernel" // the kernel's own VXLAN device on node 1, no podfwd
 			if judge {
@@ -42,7 +48,15 @@ func TestHostileCorpus(t *testing.T) {
 			wireUnderlay(t, tp)
 			var d *daemon
 			if !judge {
-				d = startDaemon(t, n1, nodeConfig(tp, n1, v.io, v.encap, v.port))
+				cfg := nodeConfig(tp, n1, v.io, v.encap, v.port)
+				if v.strict {
+					strict := strings.Replace(cfg, "underlay:\n", "underlay:\n  partialChecksums: drop\n", 1)
+					if strict == cfg {
+						t.Fatalf("no underlay section in:\n%s", cfg)
+					}
+					cfg = strict
+				}
+				d = startDaemon(t, n1, cfg)
 			}
 			kind, _, err := config.Encap(v.encap).Kind()
 			if err != nil {
@@ -57,7 +71,7 @@ func TestHostileCorpus(t *testing.T) {
 			r := &hostileRig{peer: peer, stranger: stranger,
 				victim: n1.Pods[0].IPv4, peerPod: n2.Pods[0].IPv4, third: n3.Pods[0].IPv4,
 				victim6: n1.Pods[0].IPv6, peerPod6: n2.Pods[0].IPv6,
-				kind: kind, underlayXDP: v.io == "xdp", udpKind: kind != encap.KindIPIP}
+				kind: kind, underlayXDP: v.io == "xdp", udpKind: kind != encap.KindIPIP, strictPartial: v.strict}
 			send := openSender(t, n2)
 			capt := openCapture(t, n1.Pods[0])
 			sock := openListener(t, n1.Pods[0])
@@ -134,6 +148,8 @@ var kernelCannotJudge = map[string]string{
 	"spoofed-inner-source-ipv6":        "it does not tie inner sources to the sending node",
 	"inner-first-fragment-alone":       "whether the node holds a lone fragment depends on conntrack, which podfwd's masquerade table turns on",
 	"bad-inner-tcp-checksum":           "it hands the segment to the pod, whose stack drops it; no socket shows that for TCP",
+	"partial-inner-udp-checksum":       "it knows from the skb that a wire packet is not CHECKSUM_PARTIAL and the pod verifies it; podfwd, reading a socket, cannot tell it from a host-local sender's",
+	"partial-inner-tcp-checksum":       "as partial-inner-udp-checksum",
 	"jumbo-tcp-bad-checksum":           "it hands the segment to the pod, whose stack drops it; no socket shows that for TCP",
 }
 
