@@ -32,7 +32,7 @@ func TestHostileCorpus(t *testing.T) {
 		port      int
 		strict    bool // underlay.partialChecksums: drop
 	}{{"tun", "vxlan", 8472, false}, {"tun", "geneve", 6081, false}, {"tun", "ipip", 0, false}, {"xdp", "vxlan", 8472, false},
-		{"tun", "vxlan", 8472, true}, {"kernel", "vxlan", 8472, false}} {
+		{"xdp", "geneve", 6081, false}, {"xdp", "ipip", 0, false}, {"tun", "vxlan", 8472, true}, {"kernel", "vxlan", 8472, false}} {
 		name := v.io + "-" + v.encap
 		if v.strict {
 			name += "-partial-drop"
