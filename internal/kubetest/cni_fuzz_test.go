@@ -3,6 +3,7 @@ package kubetest
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -28,35 +29,62 @@ func FuzzParseCNIResult(f *testing.F) {
 		}
 		var generic map[string]any
 		_ = json.Unmarshal(data, &generic) // null decodes to a nil map
-		if _, ok := generic["code"]; ok && generic["code"] != nil {
-			t.Fatalf("an error result (code %v) was accepted", generic["code"])
+		code, ok := jsonKey(generic, "code")
+		if !ok {
+			return
 		}
-		ips, _ := generic["ips"].([]any)
+		if code != nil {
+			t.Fatalf("an error result (code %v) was accepted", code)
+		}
+		ipsv, ok := jsonKey(generic, "ips")
+		if !ok {
+			return
+		}
+		ips, _ := ipsv.([]any)
 		if len(ips) != len(r.IPs) {
 			t.Fatalf("%d IPs decoded, the JSON has %d", len(r.IPs), len(ips))
 		}
 		for i, ip := range r.IPs {
 			g, _ := ips[i].(map[string]any)
-			if g["address"] != ip.Address {
-				t.Fatalf("ips[%d].address %q, the JSON has %v", i, ip.Address, g["address"])
+			addr, ok1 := jsonKey(g, "address")
+			iface, ok2 := jsonKey(g, "interface")
+			if !ok1 || !ok2 {
+				return
+			}
+			if addr != ip.Address {
+				t.Fatalf("ips[%d].address %q, the JSON has %v", i, ip.Address, addr)
 			}
 			if _, err := netip.ParsePrefix(ip.Address); err != nil {
 				t.Fatalf("ips[%d].address %q accepted: %v", i, ip.Address, err)
 			}
 			if ip.Interface == nil {
-				if g["interface"] != nil {
-					t.Fatalf("ips[%d].interface lost: the JSON has %v", i, g["interface"])
+				if iface != nil {
+					t.Fatalf("ips[%d].interface lost: the JSON has %v", i, iface)
 				}
 				continue
 			}
-			if n, _ := g["interface"].(float64); n != float64(*ip.Interface) {
-				t.Fatalf("ips[%d].interface %d, the JSON has %v", i, *ip.Interface, g["interface"])
+			if n, _ := iface.(float64); n != float64(*ip.Interface) {
+				t.Fatalf("ips[%d].interface %d, the JSON has %v", i, *ip.Interface, iface)
 			}
 			if *ip.Interface < 0 || *ip.Interface >= len(r.Interfaces) {
 				t.Fatalf("ips[%d].interface %d accepted with %d interfaces", i, *ip.Interface, len(r.Interfaces))
 			}
 		}
 	})
+}
+
+// jsonKey looks name up in an object as encoding/json (and so every Go
+// CNI runtime) matches keys: case-insensitively. ok is false when two
+// keys of the object match, since the map no longer says which came last
+// and so won; v is nil when none does.
+func jsonKey(obj map[string]any, name string) (v any, ok bool) {
+	n := 0
+	for k, val := range obj {
+		if strings.EqualFold(k, name) {
+			v, n = val, n+1
+		}
+	}
+	return v, n <= 1
 }
 
 // FuzzPluginConfig: any conflist either errors or yields a JSON object that
