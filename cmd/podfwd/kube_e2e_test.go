@@ -287,12 +287,7 @@ func TestKubeDaemonScale(t *testing.T) {
 	}
 	testenv.RequireRoot(t)
 	c := kubetest.Start(t)
-	fast := rest.CopyConfig(c.Config)
-	fast.QPS, fast.Burst = 1000, 2000
-	admin, err := kubernetes.NewForConfig(fast)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := fastClient(t, c, 1000)
 	sock := relayToAPIServer(t, c.Config.Host)
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "ks", Nodes: 1})
 	n := tp.Nodes[0]
@@ -343,6 +338,19 @@ func TestKubeDaemonScale(t *testing.T) {
 	waitRoute(t, n, "10.100.0.0/24", true, time.Minute)
 	t.Logf("Node create -> route present: %v", time.Since(start).Round(time.Millisecond))
 	t.Logf("daemon VmRSS after the changes: %d MiB", vmRSS(t, d.cmd.Process.Pid)>>20)
+}
+
+// fastClient is an admin client of c allowed qps requests a second (and
+// bursts of twice that) instead of client-go's default 5.
+func fastClient(t *testing.T, c *kubetest.Cluster, qps float32) kubernetes.Interface {
+	t.Helper()
+	fast := rest.CopyConfig(c.Config)
+	fast.QPS, fast.Burst = qps, int(2*qps)
+	admin, err := kubernetes.NewForConfig(fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
 }
 
 func scaleNode(name, cidr, addr string) *corev1.Node {

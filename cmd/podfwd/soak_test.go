@@ -16,7 +16,6 @@ import (
 	"github.com/podfwd/podfwd/internal/topo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // soakEnv names the soak's length (a Go duration); `make soak` sets it.
@@ -44,14 +43,9 @@ func TestSoak(t *testing.T) {
 	tmp = filepath.Dir(t.TempDir())
 
 	c := kubetest.Start(t)
-	// The churn alone writes 10 times a second; client-go's default
-	// limit (5 a second) would throttle it.
-	fast := rest.CopyConfig(c.Config)
-	fast.QPS, fast.Burst = 100, 200
-	admin, err := kubernetes.NewForConfig(fast)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The churn alone writes 10 times a second, over client-go's default
+	// limit of 5.
+	admin := fastClient(t, c, 100)
 	s := &soak{t: t, c: c, admin: admin, dur: dur, prefix: prefix, sock: relayToAPIServer(t, c.Config.Host)}
 	s.tp = topo.NewT(t, topo.Config{Prefix: prefix, Nodes: 3, IPv6: true})
 	s.startCluster()
