@@ -30,9 +30,6 @@ func (s *soak) judge() {
 		}
 		corrupt, dups, sendErrors = corrupt+f.corrupt, dups+f.dups, sendErrors+f.sendErrors
 	}
-	if unexpected > 0 {
-		s.logDrops()
-	}
 
 	windows := s.tl.all()
 	var resumes []string
@@ -62,11 +59,16 @@ func (s *soak) judge() {
 	}
 
 	var transfers, dialsInRestart int
+	tcpFailed := false
 	var bytes int64
 	var maxTook time.Duration
 	for _, f := range s.tcp {
 		for _, msg := range f.failures {
 			t.Error(msg)
+			tcpFailed = true
+		}
+		if f.serverErr > 0 {
+			t.Logf("%s: the server saw %d connections go wrong: %q", f.name, f.serverErr, f.serverLog)
 		}
 		for i, d := range f.dialFailed {
 			if f.via2 && (s.tl.kindAt(d.from, true) == windowRestart || s.tl.kindAt(d.to, true) == windowRestart) {
@@ -81,6 +83,10 @@ func (s *soak) judge() {
 		transfers += f.transfers
 		bytes += f.bytes
 		maxTook = max(maxTook, f.maxTook)
+	}
+
+	if unexpected > 0 || tcpFailed {
+		s.logDrops()
 	}
 
 	growth := "not sampled (the soak was shorter than its warm-up)"
@@ -136,13 +142,14 @@ func (s *soak) judge() {
 		len(apiErrs), apiErrs, growth)
 }
 
-// logDrops logs every daemon's non-zero drop counters, to say where lost
-// datagrams went.
+// logDrops logs every daemon's non-zero drop counters and the end of its
+// log, to say where lost packets went.
 func (s *soak) logDrops() {
-	for _, n := range s.tp.Nodes {
+	for i, n := range s.tp.Nodes {
 		m := scrapeMetrics(s.t, n)
 		in, inBy := m.drops("ingress")
 		eg, egBy := m.drops("egress")
-		s.t.Logf("podfwd on %s: ingress drops %d %v, egress drops %d %v", n.Namespace, in, inBy, eg, egBy)
+		s.t.Logf("podfwd on %s: ingress drops %d %v, egress drops %d %v; its log ends:\n%s",
+			n.Namespace, in, inBy, eg, egBy, lastLines(s.ds[i].log.String(), 15))
 	}
 }

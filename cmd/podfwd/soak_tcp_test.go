@@ -20,8 +20,8 @@ import (
 
 // A TCP flow of the soak: transfer after transfer from a pod to a server
 // in a pod on another node. Each transfer starts with its number and size;
-// the server hashes exactly that many bytes and answers with their
-// SHA-256, which the sender compares with the sum of what it sent. A
+// the server hashes exactly that many bytes and answers with that header
+// and their SHA-256, which the sender compares with what it sent. A
 // transfer that fails, stalls past tcpTransferTimeout or comes back with
 // another sum fails the soak. Only connecting may fail, and only while
 // the daemon of a node the flow crosses restarts.
@@ -55,6 +55,22 @@ type tcpFlow struct {
 	dialErr    []string // the first few, described
 
 	served sync.WaitGroup
+
+	mu        sync.Mutex
+	serverLog []string // what the server saw go wrong, the first few
+	serverErr int
+}
+
+// serverError records what the server saw go wrong. It fails nothing by
+// itself (a connect the sender gave up on may end so): it explains the
+// sender's failures.
+func (f *tcpFlow) serverError(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.serverErr++
+	if len(f.serverLog) < 5 {
+		f.serverLog = append(f.serverLog, fmt.Sprintf(format, args...))
+	}
 }
 
 // newTCPFlow listens in to (on the family v6 says) and returns the flow;
@@ -93,14 +109,23 @@ func (f *tcpFlow) serve() {
 			_ = c.SetDeadline(time.Now().Add(tcpTransferTimeout))
 			var head [16]byte
 			if _, err := io.ReadFull(c, head[:]); err != nil {
-				return // a connect the sender gave up on
+				if err != io.EOF {
+					f.serverError("reading a header from %v: %v", c.RemoteAddr(), err)
+				}
+				return // else a connect the sender gave up on
 			}
-			size := int64(binary.BigEndian.Uint64(head[8:]))
+			n, size := binary.BigEndian.Uint64(head[:]), int64(binary.BigEndian.Uint64(head[8:]))
+			if size < tcpMinSize || size > tcpMaxSize {
+				f.serverError("transfer %d from %v announces %d bytes, out of range: a corrupted header", n, c.RemoteAddr(), size)
+				return
+			}
 			h := sha256.New()
-			if _, err := io.CopyN(h, c, size); err != nil {
+			if got, err := io.CopyN(h, c, size); err != nil {
+				f.serverError("transfer %d from %v: %v after %d of %d bytes", n, c.RemoteAddr(), err, got, size)
 				return // the sender sees no sum and reports it
 			}
-			_, _ = c.Write(h.Sum(nil))
+			// The header comes back with the sum: the sender checks both.
+			_, _ = c.Write(h.Sum(head[:]))
 		}()
 	}
 }
@@ -171,12 +196,12 @@ func (f *tcpFlow) transfer(tl *timeline, n uint64, size int64) error {
 	if sent, err := io.Copy(io.MultiWriter(c, h), io.LimitReader(rand.NewChaCha8(seed), size)); err != nil {
 		return fmt.Errorf("sending: %w after %d bytes", err, sent)
 	}
-	var got [sha256.Size]byte
-	if _, err := io.ReadFull(c, got[:]); err != nil {
+	var answer [16 + sha256.Size]byte
+	if _, err := io.ReadFull(c, answer[:]); err != nil {
 		return fmt.Errorf("no SHA-256 from the receiver: %w", err)
 	}
-	if want := [sha256.Size]byte(h.Sum(nil)); got != want {
-		return fmt.Errorf("corrupted: receiver's SHA-256 %x, sent %x", got, want)
+	if want := h.Sum(head[:]); [len(answer)]byte(want) != answer {
+		return fmt.Errorf("corrupted: the receiver answers header and SHA-256 %x, sent %x", answer, want)
 	}
 	return nil
 }
