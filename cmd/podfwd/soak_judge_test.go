@@ -70,12 +70,12 @@ func (s *soak) judge() {
 		if f.serverErr > 0 {
 			t.Logf("%s: the server saw %d connections go wrong: %q", f.name, f.serverErr, f.serverLog)
 		}
-		for i, d := range f.dialFailed {
+		for _, d := range f.dialFailed {
 			if f.via2 && (s.tl.kindAt(d.from, true) == windowRestart || s.tl.kindAt(d.to, true) == windowRestart) {
 				dialsInRestart++
 				continue
 			}
-			t.Errorf("%s: a connect failed outside any restart window of the nodes it crosses: %s", f.name, f.dialErr[min(i, len(f.dialErr)-1)])
+			t.Errorf("%s: a connect failed outside any restart window of the nodes it crosses: %s", f.name, &d)
 		}
 		if f.transfers == 0 {
 			t.Errorf("%s: no transfer completed", f.name)

@@ -52,7 +52,6 @@ type tcpFlow struct {
 	maxTook    time.Duration
 	failures   []string
 	dialFailed []dialError
-	dialErr    []string // the first few, described
 
 	served sync.WaitGroup
 
@@ -146,9 +145,6 @@ func (f *tcpFlow) run(tl *timeline, stop <-chan struct{}) {
 		switch {
 		case errors.As(err, &dial):
 			f.dialFailed = append(f.dialFailed, *dial)
-			if len(f.dialErr) < 3 {
-				f.dialErr = append(f.dialErr, dial.Error())
-			}
 		case err != nil:
 			f.failures = append(f.failures, fmt.Sprintf("%s: transfer %d (%d bytes) at %v: %v", f.name, n, size, tl.now().Round(time.Millisecond), err))
 		default:
