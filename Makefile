@@ -5,7 +5,7 @@ PKGS    := ./...
 # Packages whose concurrency claims are checked under the race detector.
 RACE_PKGS := ./encap/ ./lpm/... ./dataplane/... ./xdp/ ./trace/
 
-.PHONY: all build image test deps vet unit race fuzz fuzz-all fuzz-seeds bench-micro demo clean
+.PHONY: all build image test deps vet unit race fuzz fuzz-all fuzz-seeds soak bench-micro demo clean
 
 all: build
 
@@ -81,6 +81,14 @@ fuzz:
 # worker each): the long run issue 13 asks for, by hand.
 fuzz-all:
 	TIME=$(or $(TIME),10m) JOBS=$(or $(JOBS),1) PARALLEL=$(PARALLEL) GO=$(GO) ./scripts/fuzz-all.sh
+
+# The soak (docs/soak.md): three daemons against a real apiserver under
+# checked TCP and UDP traffic, Node churn, apiserver outages and daemon
+# SIGKILLs, for 10 minutes unless SOAK says otherwise (make soak SOAK=30m).
+# `make test` runs the same test for 15 s.
+SOAK ?= 10m
+soak: kube-tools
+	PODFWD_SOAK=$(SOAK) $(GO) test -count=1 -run '^TestSoak$$' -timeout $(or $(SOAK_TIMEOUT),24h) -v ./cmd/podfwd
 
 # Microbenchmarks: encap, lpm, the dataplane pipeline over in-memory ports,
 # offload and linuxio (root: real sockets), 6 runs each (benchstat needs 6

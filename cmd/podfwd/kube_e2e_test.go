@@ -60,16 +60,7 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	for _, n := range tp.Nodes {
-		node := &corev1.Node{
-			ObjectMeta: metav1.ObjectMeta{Name: n.Namespace},
-			Spec: corev1.NodeSpec{PodCIDR: n.PodCIDRv4.String(),
-				PodCIDRs: []string{n.PodCIDRv4.String(), n.PodCIDRv6.String()}},
-			// The IPv6 InternalIP serves native routing of the IPv6 pod CIDR.
-			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
-				{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv4.String()},
-				{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv6.String()}}},
-		}
-		if _, err := admin.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		if _, err := admin.CoreV1().Nodes().Create(ctx, dualStackNode(n), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,6 +136,20 @@ func testKubeEndToEnd(t *testing.T, c *kubetest.Cluster, admin kubernetes.Interf
 	}
 	pingBothWays(t, tp)
 	waitRoute(t, tp.Nodes[0], tp.Nodes[1].PodCIDRv4.String(), true, time.Second)
+}
+
+// dualStackNode is n's Node object as a cluster would hold it: both pod
+// CIDRs, and both underlay addresses as InternalIPs (the IPv6 one serves
+// native routing of the IPv6 pod CIDR).
+func dualStackNode(n *topo.Node) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.Namespace},
+		Spec: corev1.NodeSpec{PodCIDR: n.PodCIDRv4.String(),
+			PodCIDRs: []string{n.PodCIDRv4.String(), n.PodCIDRv6.String()}},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{
+			{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv4.String()},
+			{Type: corev1.NodeInternalIP, Address: n.UnderlayIPv6.String()}}},
+	}
 }
 
 // watchFailed is what client-go's reflector logs when a list or watch of
@@ -282,12 +287,7 @@ func TestKubeDaemonScale(t *testing.T) {
 	}
 	testenv.RequireRoot(t)
 	c := kubetest.Start(t)
-	fast := rest.CopyConfig(c.Config)
-	fast.QPS, fast.Burst = 1000, 2000
-	admin, err := kubernetes.NewForConfig(fast)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := fastClient(t, c, 1000)
 	sock := relayToAPIServer(t, c.Config.Host)
 	tp := topo.NewT(t, topo.Config{Prefix: testenv.RunPrefix() + "ks", Nodes: 1})
 	n := tp.Nodes[0]
@@ -338,6 +338,19 @@ func TestKubeDaemonScale(t *testing.T) {
 	waitRoute(t, n, "10.100.0.0/24", true, time.Minute)
 	t.Logf("Node create -> route present: %v", time.Since(start).Round(time.Millisecond))
 	t.Logf("daemon VmRSS after the changes: %d MiB", vmRSS(t, d.cmd.Process.Pid)>>20)
+}
+
+// fastClient is an admin client of c allowed qps requests a second (and
+// bursts of twice that) instead of client-go's default 5.
+func fastClient(t *testing.T, c *kubetest.Cluster, qps float32) kubernetes.Interface {
+	t.Helper()
+	fast := rest.CopyConfig(c.Config)
+	fast.QPS, fast.Burst = qps, int(2*qps)
+	admin, err := kubernetes.NewForConfig(fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
 }
 
 func scaleNode(name, cidr, addr string) *corev1.Node {

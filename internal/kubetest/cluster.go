@@ -135,6 +135,19 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// Kill stops the apiserver at once (SIGKILL), as a crash would, and
+// leaves etcd running for Restart. It returns ErrStopped if the apiserver
+// is not running.
+func (c *Cluster) Kill() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.api == nil || !c.api.running() {
+		return ErrStopped
+	}
+	c.api.stop(0)
+	return nil
+}
+
 // Restart stops the apiserver if it runs, starts it again on the same port
 // with the same certificates and token, and waits for /readyz. Existing
 // clients reconnect by themselves.

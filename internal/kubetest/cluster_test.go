@@ -77,7 +77,8 @@ func testNodeCRUD(t *testing.T, cs kubernetes.Interface) {
 
 // testRestart stops the apiserver, checks that requests fail while it is
 // down, restarts it and checks that the same clientset works again and the
-// data written before the outage survived (etcd kept running).
+// data written before the outage survived (etcd kept running); then the
+// same after a Kill.
 func testRestart(t *testing.T, c *Cluster, cs kubernetes.Interface) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -117,5 +118,18 @@ func testRestart(t *testing.T, c *Cluster, cs kubernetes.Interface) {
 	}
 	if _, err := nodes.Get(ctx, n.Name, metav1.GetOptions{}); err != nil {
 		t.Fatalf("get after second restart: %v", err)
+	}
+	// A crash (Kill) loses nothing either: etcd holds the data.
+	if err := c.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	if err := c.Kill(); err != ErrStopped {
+		t.Fatalf("second Kill: got %v, want ErrStopped", err)
+	}
+	if err := c.Restart(); err != nil {
+		t.Fatalf("Restart after Kill: %v", err)
+	}
+	if _, err := nodes.Get(ctx, n.Name, metav1.GetOptions{}); err != nil {
+		t.Fatalf("get after Kill and Restart: %v", err)
 	}
 }
