@@ -183,11 +183,11 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 		}
 		return
 	}
-	if len(pkt) > f.tunnelMTU {
-		if flow.Version == 6 || flow.DF {
-			l.answer(f, p, tr, traced, ReasonTooBig, f.tunnelMTU)
+	if ok, mtu, answer := l.pathFit(f, nh, len(pkt), flow.Version == 6, flow.DF); !ok {
+		if answer {
+			l.answer(f, p, tr, traced, f.tooBigReason(len(pkt)), mtu)
 		} else {
-			l.drop(tr, traced, p, ReasonTooBig)
+			l.drop(tr, traced, p, f.tooBigReason(len(pkt)))
 		}
 		return
 	}

@@ -18,8 +18,14 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 		l.drop(tr, traced, p, ReasonSegmentFailed)
 		return
 	}
-	if hdrLen+mss > f.tunnelMTU {
-		l.drop(tr, traced, p, ReasonTooBig)
+	v6 := pkt[0]>>4 == 6
+	fits, mtu, answer := l.pathFit(f, nh, hdrLen+mss, v6, !v6 && innerDF(pkt))
+	if !fits {
+		if answer {
+			l.answer(f, p, tr, traced, f.tooBigReason(hdrLen+mss), mtu)
+		} else {
+			l.drop(tr, traced, p, f.tooBigReason(hdrLen+mss))
+		}
 		return
 	}
 	nseg := (len(pkt) - hdrLen + mss - 1) / mss
@@ -69,7 +75,10 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	}
 
 	out := l.gsoOut[:0]
-	if udp && l.e.opts.UDPGSO {
+	// A train's segments may not exceed the path MTU the kernel knows
+	// (it refuses the whole send): segments that pass only to be
+	// fragmented (IPv4 without DF) leave one by one.
+	if udp && l.e.opts.UDPGSO && hdrLen+mss <= mtu {
 		k := maxUDPGSOBytes / stride
 		if k > UDPGSOMaxSegments {
 			k = UDPGSOMaxSegments
