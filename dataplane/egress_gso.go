@@ -19,13 +19,17 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 		return
 	}
 	v6 := pkt[0]>>4 == 6
-	fits, mtu, answer := l.pathFit(f, nh, hdrLen+mss, v6, !v6 && innerDF(pkt))
-	if !fits {
-		if answer {
-			l.answer(f, p, tr, traced, f.tooBigReason(hdrLen+mss), mtu)
-		} else {
-			l.drop(tr, traced, p, f.tooBigReason(hdrLen+mss))
-		}
+	v, mtu := l.pathFit(f, nh, hdrLen+mss, v6, !v6 && innerDF(pkt))
+	switch v {
+	case pathAnswer:
+		l.answer(f, p, tr, traced, f.tooBigReason(hdrLen+mss), mtu)
+		return
+	case pathDrop, pathFragment:
+		// Segments of a super-packet without DF are not fragmented
+		// again: pods' kernels build those only with path MTU discovery
+		// switched off (IP_PMTUDISC_DONT, UDP GSO), which the
+		// kernel's own tunnels would fragment on the outer side.
+		l.drop(tr, traced, p, f.tooBigReason(hdrLen+mss))
 		return
 	}
 	nseg := (len(pkt) - hdrLen + mss - 1) / mss

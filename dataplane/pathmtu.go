@@ -50,39 +50,47 @@ func (f *fib) innerMTU(nh *nextHop) int {
 	return mtu
 }
 
-// pathFit says what to do with an inner packet of n bytes (the largest
-// segment's, for a super-packet) toward nh: ok, it fits; or mtu, the MTU
-// to answer a sender that may not be fragmented for (IPv6, or IPv4 with
-// DF), with answer false when the packet is to be dropped unanswered (an
-// IPv4 packet without DF above the tunnel MTU itself). An IPv4 packet
-// without DF that fits the tunnel but not the path goes on, and the outer
-// packet is fragmented (by the kernel's socket, or by the tight hop when
-// the outer IPv4 header carries the inner's DF); over an IPv6 outer only
-// the kernel's sockets fragment, so whole frames are answered instead.
-func (l *egressLoop) pathFit(f *fib, nh *nextHop, n int, v6, df bool) (ok bool, mtu int, answer bool) {
-	mtu = f.innerMTU(nh)
-	if n <= mtu {
-		return true, mtu, false
-	}
-	if v6 {
+// pathVerdict is what to do with an inner packet toward a peer, by its
+// size against the tunnel MTU and the peer's path MTU.
+type pathVerdict uint8
+
+const (
+	pathFits     pathVerdict = iota // send it
+	pathAnswer                      // refuse it and tell the sender the MTU (IPv6, or IPv4 with DF)
+	pathDrop                        // refuse it silently: IPv4 without DF above the tunnel MTU itself
+	pathFragment                    // IPv4 without DF above the path only: fragment the inner packet to the MTU
+)
+
+// pathFit judges an inner packet of n bytes (the largest segment's, for a
+// super-packet) toward nh and returns the MTU that applies. An IPv4 packet
+// without DF that fits the tunnel but not the path goes on whole over a
+// socket, whose kernel fragments the outer packet as it does for its own
+// tunnels; whole frames (AF_XDP) have no kernel behind them and receivers
+// drop outer fragments, so there podfwd fragments the inner packet.
+func (l *egressLoop) pathFit(f *fib, nh *nextHop, n int, v6, df bool) (pathVerdict, int) {
+	mtu := f.innerMTU(nh)
+	switch {
+	case n <= mtu:
+		return pathFits, mtu
+	case v6:
 		if mtu < minPathMTU6 {
 			// The path leaves an IPv6 sender less than IPv6's minimum,
 			// which it cannot go below: up to 1280 bytes go on and the
 			// outer packet is fragmented, as the kernel's tunnels do.
 			if n <= minPathMTU6 && n <= f.tunnelMTU {
-				return true, mtu, false
+				return pathFits, mtu
 			}
 			mtu = minPathMTU6
 		}
-		return false, mtu, true
+		return pathAnswer, mtu
+	case df:
+		return pathAnswer, mtu
+	case n > f.tunnelMTU:
+		return pathDrop, mtu
+	case l.e.opts.UnderlayKind == UnderlayFrame:
+		return pathFragment, mtu
 	}
-	if df {
-		return false, mtu, true
-	}
-	if n > f.tunnelMTU || l.e.opts.UnderlayKind == UnderlayFrame && nh.outer.Dst.Is6() {
-		return false, mtu, false
-	}
-	return true, mtu, false
+	return pathFits, mtu
 }
 
 // tooBigReason names a refusal: above the tunnel MTU itself, or only above
