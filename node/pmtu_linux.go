@@ -136,12 +136,18 @@ func (p *pathMTUs) run(ctx context.Context) {
 		parse = parseTooBig6
 	}
 	buf := make([]byte, 2048)
+	// Expiry runs on the clock, not only when the socket is quiet: other
+	// destination-unreachable errors may arrive more often than that.
+	nextCheck := time.Now().Add(pathMTUCheck)
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(pathMTUCheck))
+		_ = conn.SetReadDeadline(nextCheck)
 		n, _, err := conn.ReadFrom(buf)
 		now := time.Now()
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		if !now.Before(nextCheck) {
 			p.expire(now)
+			nextCheck = now.Add(pathMTUCheck)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			continue
 		}
 		if err != nil {

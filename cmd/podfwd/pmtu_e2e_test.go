@@ -85,6 +85,19 @@ func TestPathMTUKernelVXLAN(t *testing.T) {
 	testenv.RequireRoot(t)
 	tp := newTightHop(t, topo.KernelVXLAN)
 	pmtuTransfers(t, tp)
+	pingWithoutDF(t, tp)
+}
+
+// pingWithoutDF pings both ways with full-size IPv4 packets without DF:
+// they fit the tunnel but not the path, so something must fragment.
+func pingWithoutDF(t *testing.T, tp *topo.Topology) {
+	t.Helper()
+	a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
+	for _, pair := range [][2]*topo.Pod{{a, b}, {b, a}} {
+		if err := topo.Ping(context.Background(), pair[0], pair[1].IPv4, 2, tp.Config.PodMTU-28, false); err != nil {
+			t.Errorf("full-size ping without DF: %v", err)
+		}
+	}
 }
 
 // Path MTU discovery across a hop tighter than the underlay links, for
@@ -117,16 +130,10 @@ func TestPathMTUAcrossTightHop(t *testing.T) {
 						}
 					}()
 					pmtuTransfers(t, tp)
-					// IPv4 without DF, full pod size: fits the tunnel, not
-					// the path, whose MTU is known by now: the kernel's
-					// sockets fragment the outer packet, xdp io (no kernel
-					// behind its frames) fragments the inner one.
-					a, b := tp.Nodes[0].Pods[0], tp.Nodes[1].Pods[0]
-					for _, pair := range [][2]*topo.Pod{{a, b}, {b, a}} {
-						if err := topo.Ping(context.Background(), pair[0], pair[1].IPv4, 2, tp.Config.PodMTU-28, false); err != nil {
-							t.Errorf("full-size ping without DF: %v", err)
-						}
-					}
+					// The path's MTU is known by now: the kernel's sockets
+					// fragment the outer packet, xdp io (no kernel behind
+					// its frames) fragments the inner one.
+					pingWithoutDF(t, tp)
 					for _, n := range tp.Nodes {
 						checkConservation(t, n)
 					}
