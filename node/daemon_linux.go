@@ -115,6 +115,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 	if xp, ok := ports.underlay.(*loggedXDPPort); ok {
 		collectors = append(collectors, newXDPCollector(xp.Port))
 	}
+	collectors = append(collectors[:len(collectors):len(collectors)], pmtus)
 	// /readyz says ready only once the routes steer pod traffic to the
 	// TUN and the engine's loops run: probes (and bench) take ready to
 	// mean "forwards now".

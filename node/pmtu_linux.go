@@ -35,7 +35,8 @@ const pathMTUCheck = 30 * time.Second
 // socket it can match (not for our whole frames from AF_XDP or the
 // tunnel TAP, whose source ports are flow hashes), and it tells nobody.
 // Only errors quoting a packet from our underlay address to a peer's,
-// with our tunnel's protocol and port, count.
+// with our tunnel's protocol and port, count. It is also the metrics
+// collector of what it learned (podfwd_path_mtu_bytes).
 type pathMTUs struct {
 	log         *slog.Logger
 	match       tunnelMatch

@@ -8,6 +8,7 @@ import (
 
 	"github.com/podfwd/podfwd/dataplane"
 	"github.com/podfwd/podfwd/encap"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func pmtuConfig(peers ...netip.Addr) *dataplane.Config {
@@ -69,5 +70,25 @@ func TestPathMTUsLearnAndExpire(t *testing.T) {
 	p.expire(t0.Add(pathMTUExpiry))
 	if cell.Load() != 0 {
 		t.Errorf("not expired: %d", cell.Load())
+	}
+}
+
+// The collector shows every peer, 0 until its path MTU is learned.
+func TestPathMTUsMetrics(t *testing.T) {
+	p := newPathMTUs(slog.New(slog.DiscardHandler), pmtuConfig())
+	p.attach(pmtuConfig(pmtuPeer4, netip.MustParseAddr("10.99.0.3")))
+	p.learn(tooBig{peer: pmtuPeer4, mtu: 1400}, time.Now())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(p)
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || mfs[0].GetName() != "podfwd_path_mtu_bytes" {
+		t.Fatalf("gathered %v, %v", mfs, err)
+	}
+	got := map[string]float64{}
+	for _, m := range mfs[0].GetMetric() {
+		got[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	if len(got) != 2 || got["10.99.0.2"] != 1400 || got["10.99.0.3"] != 0 {
+		t.Errorf("podfwd_path_mtu_bytes by underlay: %v, want 10.99.0.2 1400 and 10.99.0.3 0", got)
 	}
 }

@@ -145,6 +145,10 @@ func TestPathMTUAcrossTightHop(t *testing.T) {
 						peers = []netip.Addr{tp.Nodes[1].UnderlayIPv6, tp.Nodes[0].UnderlayIPv6}
 					}
 					for i, d := range ds {
+						body, _ := httpGetIn(t, d.node, "/metrics")
+						if want := fmt.Sprintf("podfwd_path_mtu_bytes{underlay=%q} %d\n", peers[i], tightHopMTU); !strings.Contains(body, want) {
+							t.Errorf("podfwd on %s: /metrics lacks %s", d.node.Namespace, strings.TrimSpace(want))
+						}
 						log := d.stop(t)
 						want := fmt.Sprintf("msg=\"path MTU learned\" peer=%s mtu=%d", peers[i], tightHopMTU)
 						if !strings.Contains(log, want) {
