@@ -163,3 +163,28 @@ func TestPathMTUAcrossTightHop(t *testing.T) {
 		})
 	}
 }
+
+// IPv4 without DF as the first traffic across the tight hop, before any
+// path MTU is known. The kernel's UDP and raw sockets set DF on every
+// outer packet (IP_PMTUDISC_WANT): the router refuses the first one, the
+// kernel learns the path and fragments the outer packets from then on.
+//
+// xdp io is excluded: its frames copy the inner DF to the outer header
+// (DF inherit), so the router fragments the outer packet and never
+// answers, podfwd learns nothing and does not fragment the inner packet,
+// and the receiving node does not take outer fragments (the XDP program
+// leaves fragments to the kernel, and podfwd's decap refuses them as
+// outer-fragment). Missing piece: outer DF set on every IPv4 frame (as
+// the sockets do), or reassembly of outer fragments on receive.
+func TestPathMTUWithoutDFFirst(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, io := range []string{"tun", "udp-process"} {
+		t.Run(io, func(t *testing.T) {
+			tp := newTightHop(t, topo.Unprogrammed)
+			for _, n := range tp.Nodes {
+				startDaemon(t, n, nodeConfig(tp, n, io, "vxlan", 8472))
+			}
+			pingWithoutDF(t, tp)
+		})
+	}
+}
