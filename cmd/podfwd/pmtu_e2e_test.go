@@ -166,19 +166,13 @@ func TestPathMTUAcrossTightHop(t *testing.T) {
 
 // IPv4 without DF as the first traffic across the tight hop, before any
 // path MTU is known. The kernel's UDP and raw sockets set DF on every
-// outer packet (IP_PMTUDISC_WANT): the router refuses the first one, the
-// kernel learns the path and fragments the outer packets from then on.
-//
-// xdp io is excluded: its frames copy the inner DF to the outer header
-// (DF inherit), so the router fragments the outer packet and never
-// answers, podfwd learns nothing and does not fragment the inner packet,
-// and the receiving node does not take outer fragments (the XDP program
-// leaves fragments to the kernel, and podfwd's decap refuses them as
-// outer-fragment). Missing piece: outer DF set on every IPv4 frame (as
-// the sockets do), or reassembly of outer fragments on receive.
+// outer packet (IP_PMTUDISC_WANT), and so does xdp io on its frames: the
+// router refuses the first one, the path is learned, and from then on the
+// kernel fragments the outer packets (tun, udp-process) or podfwd the
+// inner ones (xdp, whose receivers do not take outer fragments).
 func TestPathMTUWithoutDFFirst(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, io := range []string{"tun", "udp-process"} {
+	for _, io := range []string{"tun", "udp-process", "xdp"} {
 		t.Run(io, func(t *testing.T) {
 			tp := newTightHop(t, topo.Unprogrammed)
 			for _, n := range tp.Nodes {
