@@ -72,6 +72,15 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 	if f.VNI == 0 && (kind == encap.KindVXLAN || kind == encap.KindGeneve) && !native {
 		cfg.VNI = 1
 	}
+	if f.IO == IOXDP {
+		// io xdp writes the outer IPv4 header itself. The kernel's UDP and
+		// raw sockets of the other io paths set DF on every one
+		// (IP_PMTUDISC_WANT), so that a tighter hop answers and the path
+		// MTU is learned; copying a DF-less inner's bit instead would let
+		// the hop fragment the outer packet, which the receiving node's
+		// XDP program and decap do not take, and nothing would be learned.
+		cfg.DF = encap.DFSet
+	}
 
 	if f.Underlay.Address != "" {
 		a, err := netip.ParseAddr(f.Underlay.Address)

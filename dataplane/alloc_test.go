@@ -47,21 +47,25 @@ func TestForwardingAllocatesNothing(t *testing.T) {
 func checkEgressAllocatesNothing(t *testing.T, e *Engine, ul *MemPort, pkt []byte) {
 	t.Helper()
 	ul.Discard = true
-	eg := newEgressLoop(e, e.opts.Pod)
-	n := len(eg.batch)
-	allocs := testing.AllocsPerRun(50, func() {
-		for _, p := range eg.batch {
-			p.Reset(Headroom)
-			p.SetLen(copy(p.Buf[p.Start:], pkt))
-		}
-		eg.forward(eg.batch[:n])
-	})
-	if allocs != 0 {
+	if allocs := egressAllocs(e, pkt); allocs != 0 {
 		t.Errorf("egress: %.1f allocations per batch, want 0", allocs)
 	}
 	if e.Counters.Egress.Tunnel.Load() == 0 {
 		t.Fatal("nothing was encapsulated: the measurement measured nothing")
 	}
+}
+
+// egressAllocs forwards full batches of pkt through an egress loop of e
+// and returns the allocations per batch.
+func egressAllocs(e *Engine, pkt []byte) float64 {
+	eg := newEgressLoop(e, e.opts.Pod)
+	return testing.AllocsPerRun(50, func() {
+		for _, p := range eg.batch {
+			p.Reset(Headroom)
+			p.SetLen(copy(p.Buf[p.Start:], pkt))
+		}
+		eg.forward(eg.batch)
+	})
 }
 
 // Readers must see either the old config or the new one while configs are

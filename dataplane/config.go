@@ -66,6 +66,11 @@ type Peer struct {
 	// outer Ethernet destination when the engine writes whole frames.
 	UnderlayMAC [6]byte
 	PodCIDRs    []netip.Prefix
+	// PathMTU, when set, holds the path MTU learned toward Underlay; the
+	// egress loops then answer inner packets the path cannot carry with
+	// the MTU it leaves them. The control plane owns it and keeps the same
+	// one across configs (see PathMTU); nil means the tunnel MTU alone.
+	PathMTU *PathMTU
 }
 
 // ErrInvalidConfig wraps every validation failure of a Config.

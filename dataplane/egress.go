@@ -183,12 +183,24 @@ func (l *egressLoop) one(f *fib, p *Packet, tr Tracer, traced bool) {
 		}
 		return
 	}
-	if len(pkt) > f.tunnelMTU {
-		if flow.Version == 6 || flow.DF {
-			l.answer(f, p, tr, traced, ReasonTooBig, f.tunnelMTU)
-		} else {
-			l.drop(tr, traced, p, ReasonTooBig)
+	switch v, mtu := l.pathFit(f, nh, len(pkt), flow.Version == 6, flow.DF); v {
+	case pathAnswer:
+		l.answer(f, p, tr, traced, f.tooBigReason(len(pkt)), mtu)
+		return
+	case pathDrop:
+		l.drop(tr, traced, p, f.tooBigReason(len(pkt)))
+		return
+	case pathFragment:
+		// Each fragment carries part of the L4 payload: the checksum
+		// must be whole before the split.
+		if p.GSO.Flags&offload.FlagNeedsCsum != 0 {
+			if err := offload.CompleteChecksum(pkt, &p.GSO); err != nil {
+				l.drop(tr, traced, p, ReasonSegmentFailed)
+				return
+			}
 		}
+		l.flush()
+		l.fragment(f, nh, p, mtu, tr, traced)
 		return
 	}
 	if p.GSO.Flags&offload.FlagNeedsCsum != 0 {

@@ -18,8 +18,18 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 		l.drop(tr, traced, p, ReasonSegmentFailed)
 		return
 	}
-	if hdrLen+mss > f.tunnelMTU {
-		l.drop(tr, traced, p, ReasonTooBig)
+	v6 := pkt[0]>>4 == 6
+	v, mtu := l.pathFit(f, nh, hdrLen+mss, v6, !v6 && innerDF(pkt))
+	switch v {
+	case pathAnswer:
+		l.answer(f, p, tr, traced, f.tooBigReason(hdrLen+mss), mtu)
+		return
+	case pathDrop, pathFragment:
+		// Segments of a super-packet without DF are not fragmented
+		// again: pods' kernels build those only with path MTU discovery
+		// switched off (IP_PMTUDISC_DONT, UDP GSO), which the
+		// kernel's own tunnels would fragment on the outer side.
+		l.drop(tr, traced, p, f.tooBigReason(hdrLen+mss))
 		return
 	}
 	nseg := (len(pkt) - hdrLen + mss - 1) / mss
@@ -69,7 +79,10 @@ func (l *egressLoop) segment(f *fib, nh *nextHop, p *Packet, tr Tracer, traced b
 	}
 
 	out := l.gsoOut[:0]
-	if udp && l.e.opts.UDPGSO {
+	// A train's segments may not exceed the path MTU the kernel knows
+	// (it refuses the whole send): segments that pass only to be
+	// fragmented (IPv4 without DF) leave one by one.
+	if udp && l.e.opts.UDPGSO && hdrLen+mss <= mtu {
 		k := maxUDPGSOBytes / stride
 		if k > UDPGSOMaxSegments {
 			k = UDPGSOMaxSegments

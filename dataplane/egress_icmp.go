@@ -4,7 +4,8 @@ import "github.com/podfwd/podfwd/encap"
 
 // answer drops p for reason r and queues the ICMP error a tunnel endpoint
 // owes its sender: time exceeded for ReasonTTLExceeded, fragmentation
-// needed / packet too big carrying mtu for ReasonTooBig. The error goes
+// needed / packet too big carrying mtu for ReasonTooBig and
+// ReasonPathTooBig. The error goes
 // back out of the pod port after the batch.
 func (l *egressLoop) answer(f *fib, p *Packet, tr Tracer, traced bool, r Reason, mtu int) {
 	l.drop(tr, traced, p, r)
@@ -27,9 +28,9 @@ func (l *egressLoop) answer(f *fib, p *Packet, tr Tracer, traced bool, r Reason,
 	switch {
 	case r == ReasonTTLExceeded:
 		n = encap.BuildTimeExceeded(room, pkt, src)
-	case r == ReasonTooBig && v6:
+	case (r == ReasonTooBig || r == ReasonPathTooBig) && v6:
 		n = encap.BuildPacketTooBig6(room, pkt, src, mtu)
-	case r == ReasonTooBig:
+	case r == ReasonTooBig || r == ReasonPathTooBig:
 		n = encap.BuildFragNeeded4(room, pkt, src, mtu)
 	}
 	if n == 0 {

@@ -32,7 +32,7 @@ func (l *egressLoop) sendWhole(f *fib, nh *nextHop, p *Packet, tr Tracer, traced
 	inner := p.Bytes()
 	hdrLen, ok := l3l4HeaderLen(inner, in.GSOType&^offload.GSOECN)
 	if !ok || in.Flags&offload.FlagNeedsCsum == 0 || int(in.CsumStart) != ipHeaderLen(inner) || in.CsumOffset != 16 ||
-		in.GSOSize == 0 || hdrLen+int(in.GSOSize) > f.tunnelMTU {
+		in.GSOSize == 0 || hdrLen+int(in.GSOSize) > f.innerMTU(nh) {
 		return false // the split path checks and counts the odd ones
 	}
 	start, r := encap.PrependTunnel(p.Buf, p.Start, p.End, &nh.params)

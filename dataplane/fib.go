@@ -22,6 +22,7 @@ type nextHop struct {
 	frameLen  int            // bytes of outer Ethernet + IP (+ UDP) for whole frames
 
 	tmpl *encap.Template // params and outer laid out once, for whole frames
+	pmtu *PathMTU        // the peer's learned path MTU, or nil
 }
 
 // fib is a Config compiled for the hot path: LPM tables from destination to
@@ -36,6 +37,7 @@ type fib struct {
 	peers6    map[[16]byte]uint32 // IPv6 peer underlay address -> next-hop index
 	decap     encap.DecapConfig
 	tunnelMTU int
+	overhead  int // bytes the tunnel adds in front of an inner packet, outer IP included
 	icmpSrc4  netip.Addr
 	icmpSrc6  netip.Addr
 }
@@ -53,6 +55,7 @@ func compile(cfg *Config) (*fib, error) {
 		peers4:    make(map[uint32]uint32, len(cfg.Peers)),
 		peers6:    make(map[[16]byte]uint32),
 		tunnelMTU: cfg.TunnelMTU(),
+		overhead:  cfg.underlayMTU() - cfg.TunnelMTU(),
 		icmpSrc4:  cfg.ICMPSource4,
 		icmpSrc6:  cfg.ICMPSource6,
 	}
@@ -81,6 +84,7 @@ func compile(cfg *Config) (*fib, error) {
 			tunHdrLen: tunnelHeaderLen(&params),
 			outer:     encap.Outer{Src: cfg.LocalUnderlay, Dst: peer.Underlay},
 			frameLen:  outerFrameLen(cfg),
+			pmtu:      peer.PathMTU,
 		})
 		if peer.Underlay.Is4() {
 			f.peers4[be32(peer.Underlay.As4())] = idx

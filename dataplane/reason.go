@@ -23,6 +23,7 @@ const (
 	ReasonNotIP                                                            // underlay frame that is neither IPv4 nor IPv6
 	ReasonNeighbourUnresolved                                              // whole frame to a peer whose next hop has no Ethernet address yet
 	ReasonEmpty                                                            // zero-length datagram from the underlay
+	ReasonPathTooBig                                                       // inner packet within the tunnel MTU but above the path MTU learned toward the peer (answered with ICMP when allowed)
 	numReasons
 )
 
@@ -51,6 +52,7 @@ var pipelineReasonNames = [...]string{
 	ReasonNotIP - ReasonNoRoute:               "not-ip",
 	ReasonNeighbourUnresolved - ReasonNoRoute: "neighbour-unresolved",
 	ReasonEmpty - ReasonNoRoute:               "empty",
+	ReasonPathTooBig - ReasonNoRoute:          "path-too-big",
 }
 
 // FromEncap converts a wire-format drop reason into a pipeline reason.

@@ -101,6 +101,8 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 		return err
 	}
 	engineCfg, routes := plan.split(cfg)
+	pmtus := newPathMTUs(log, cfg)
+	engineCfg = pmtus.attach(engineCfg)
 	if err := engine.SetConfig(engineCfg); err != nil {
 		return err
 	}
@@ -114,6 +116,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 	if xp, ok := ports.underlay.(*loggedXDPPort); ok {
 		collectors = append(collectors, newXDPCollector(xp.Port))
 	}
+	collectors = append(collectors[:len(collectors):len(collectors)], pmtus)
 	// /readyz says ready only once the routes steer pod traffic to the
 	// TUN and the engine's loops run: probes (and bench) take ready to
 	// mean "forwards now".
@@ -138,7 +141,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 
 	apply := func(next *dataplane.Config) error {
 		nextEngine, nextRoutes := plan.split(next)
-		if err := engine.SetConfig(nextEngine); err != nil {
+		if err := engine.SetConfig(pmtus.attach(nextEngine)); err != nil {
 			return err
 		}
 		return hostnet.ReconcileRoutes(nextRoutes)
@@ -155,6 +158,7 @@ func runPath(ctx context.Context, log *slog.Logger, file *config.File, cfg *data
 		apply = frames.update
 		following.Go(func() { followNeighbours(followCtx, log, frames, defaultFollowTiming) })
 	}
+	following.Go(func() { pmtus.run(followCtx) })
 	go applyUpdates(ctx, log, updates, apply)
 	running.Store(true)
 	runErr := engine.Run(ctx) // closes the ports when ctx ends

@@ -48,6 +48,11 @@ func (t *Topology) build(ctx context.Context, reclaim bool) error {
 	if err := batch(ctx, "ip", t.Underlay, t.underlayPortLines()); err != nil {
 		return err
 	}
+	if t.tightHop() {
+		if err := t.buildRouter(ctx); err != nil {
+			return err
+		}
+	}
 	for _, p := range t.Pods() {
 		if err := batch(ctx, "ip", p.Namespace, p.buildLines()); err != nil {
 			return err
@@ -169,6 +174,9 @@ func (t *Topology) underlayBridgeLines() []string {
 func (t *Topology) underlayPortLines() []string {
 	var lines []string
 	for _, n := range t.Nodes {
+		if n.onRouterSide() {
+			continue // routed, not bridged: see buildRouter
+		}
 		port := underlayPort(n.Index)
 		lines = append(lines, "link set "+port+" master "+underlayBridge, "link set "+port+" up")
 	}

@@ -74,6 +74,16 @@ type Config struct {
 	// RX queue of the index it was sent on), for multi-queue receivers
 	// such as io xdp; 1..64, 0 means the veth default (one each).
 	UnderlayQueues int
+	// TightHopMTU, when set, puts a router between node 1 and the rest of
+	// the underlay whose routes toward either side carry this MTU (below
+	// MTU), so node 1's traffic to any other node crosses one real L3 hop
+	// that is tighter than the links: a DF packet above it is answered
+	// with fragmentation needed / packet too big from the router's own
+	// address (RouterIPv4, RouterIPv6), an IPv4 packet without DF is
+	// fragmented, and the TTL drops by one. Addresses stay as without it
+	// (proxy ARP and proxy NDP); see tighthop.go. 0 means no router;
+	// otherwise 576..MTU-1, and 1280 or more with IPv6 on.
+	TightHopMTU int
 }
 
 // maxUnderlayQueues bounds Config.UnderlayQueues (a veth takes up to 4096;
@@ -121,6 +131,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: pod MTU %d is below IPv6's minimum 1280", ErrConfig, cfg.PodMTU)
 	case cfg.UnderlayQueues < 0 || cfg.UnderlayQueues > maxUnderlayQueues:
 		return cfg, fmt.Errorf("%w: %d underlay queues, want 0..%d", ErrConfig, cfg.UnderlayQueues, maxUnderlayQueues)
+	case cfg.TightHopMTU != 0 && (cfg.TightHopMTU < 576 || cfg.TightHopMTU >= cfg.MTU):
+		return cfg, fmt.Errorf("%w: tight hop MTU %d, want 576..%d", ErrConfig, cfg.TightHopMTU, cfg.MTU-1)
+	case cfg.TightHopMTU != 0 && cfg.IPv6 && cfg.TightHopMTU < 1280:
+		return cfg, fmt.Errorf("%w: tight hop MTU %d is below IPv6's minimum 1280", ErrConfig, cfg.TightHopMTU)
+	case cfg.TightHopMTU != 0 && cfg.Nodes < 2:
+		return cfg, fmt.Errorf("%w: a tight hop needs 2 nodes or more", ErrConfig)
 	case cfg.Mode < Unprogrammed || cfg.Mode > KernelVXLAN:
 		return cfg, fmt.Errorf("%w: unknown %v", ErrConfig, cfg.Mode)
 	}

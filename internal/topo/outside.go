@@ -27,6 +27,9 @@ func (t *Topology) AddOutside(ctx context.Context, h int) (*Outside, error) {
 	if h <= len(t.Nodes) || h > 254 {
 		return nil, fmt.Errorf("topo: outside host number %d must be above the nodes' (%d) and at most 254", h, len(t.Nodes))
 	}
+	if t.tightHop() && h == routerHost {
+		return nil, fmt.Errorf("topo: outside host number %d is the tight hop's router", h)
+	}
 	ns, err := t.AddNamespace(ctx, "x"+strconv.Itoa(h))
 	if err != nil {
 		return nil, err
@@ -47,7 +50,8 @@ func (t *Topology) AddOutside(ctx context.Context, h int) (*Outside, error) {
 	if err := batch(ctx, "ip", ns, lines); err != nil {
 		return nil, err
 	}
-	if err := batch(ctx, "ip", t.Underlay, []string{"link set " + port + " master " + underlayBridge, "link set " + port + " up"}); err != nil {
+	ul := append([]string{"link set " + port + " master " + underlayBridge, "link set " + port + " up"}, t.proxyOutsideLines(o)...)
+	if err := batch(ctx, "ip", t.Underlay, ul); err != nil {
 		return nil, err
 	}
 	return o, nil

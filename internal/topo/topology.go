@@ -22,6 +22,10 @@ type Topology struct {
 	Underlay string
 	// Nodes are the nodes, Nodes[i].Index == i+1.
 	Nodes []*Node
+	// RouterIPv4 (10.99.0.254) and RouterIPv6 (fd99::fe, with IPv6 on) are
+	// the tight hop's router, the source of its ICMP errors; invalid
+	// without Config.TightHopMTU.
+	RouterIPv4, RouterIPv6 netip.Addr
 
 	mu         sync.Mutex
 	namespaces []string // created so far, in creation order
@@ -146,6 +150,12 @@ func NewT(tb TB, cfg Config) *Topology {
 // layout computes every name and address without touching the system.
 func layout(cfg Config) *Topology {
 	t := &Topology{Config: cfg, Underlay: underlayNamespace(cfg.Prefix)}
+	if cfg.TightHopMTU != 0 {
+		t.RouterIPv4 = underlayIPv4(routerHost)
+		if cfg.IPv6 {
+			t.RouterIPv6 = underlayIPv6(routerHost)
+		}
+	}
 	for k := 1; k <= cfg.Nodes; k++ {
 		n := &Node{
 			Index:        k,
