@@ -77,8 +77,9 @@ func (f *File) DataplaneConfig(lookup InterfaceLookup) (*dataplane.Config, error
 		// raw sockets of the other io paths set DF on every one
 		// (IP_PMTUDISC_WANT), so that a tighter hop answers and the path
 		// MTU is learned; copying a DF-less inner's bit instead would let
-		// the hop fragment the outer packet, which the receiving node's
-		// XDP program and decap do not take, and nothing would be learned.
+		// the hop fragment the outer packet: the receiving node's kernel
+		// would have to reassemble it (its XDP program leaves fragments to
+		// the reassembly socket) and nothing would be learned.
 		cfg.DF = encap.DFSet
 	}
 
