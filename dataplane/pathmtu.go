@@ -65,8 +65,9 @@ const (
 // super-packet) toward nh and returns the MTU that applies. An IPv4 packet
 // without DF that fits the tunnel but not the path goes on whole over a
 // socket, whose kernel fragments the outer packet as it does for its own
-// tunnels; whole frames (AF_XDP) have no kernel behind them and receivers
-// drop outer fragments, so there podfwd fragments the inner packet.
+// tunnels; whole frames (AF_XDP) have no kernel behind them to fragment
+// the outer packet, so there podfwd fragments the inner one (which also
+// spares the receiver a reassembly).
 func (l *egressLoop) pathFit(f *fib, nh *nextHop, n int, v6, df bool) (pathVerdict, int) {
 	mtu := f.innerMTU(nh)
 	switch {

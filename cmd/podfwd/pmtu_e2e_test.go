@@ -169,7 +169,7 @@ func TestPathMTUAcrossTightHop(t *testing.T) {
 // outer packet (IP_PMTUDISC_WANT), and so does xdp io on its frames: the
 // router refuses the first one, the path is learned, and from then on the
 // kernel fragments the outer packets (tun, udp-process) or podfwd the
-// inner ones (xdp, whose receivers do not take outer fragments).
+// inner ones (xdp, which has no kernel to fragment its frames).
 func TestPathMTUWithoutDFFirst(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, io := range []string{"tun", "udp-process", "xdp"} {
