@@ -91,11 +91,20 @@ func FuzzParseICMPErrors(f *testing.F) {
 	f.Add(fragNeeded4(1400, quoted4(pmtuLocal4, pmtuPeer4, 17, 8472)))
 	f.Add(tooBig6(1400, pmtuLocal6, pmtuPeer6, 17, 8472))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		if tb, ok := parseFragNeeded4(msg, tunnelMatch{local: pmtuLocal4, port: 8472}); ok && (tb.mtu == 0 || !tb.peer.Is4()) {
-			t.Errorf("IPv4: accepted %+v", tb)
+		// What an accepted error must be, read from fixed offsets of the
+		// message (no IPv4 options assumed: an accepted message with them
+		// still has its quoted source at 8+12).
+		if tb, ok := parseFragNeeded4(msg, tunnelMatch{local: pmtuLocal4, port: 8472}); ok {
+			if tb.mtu == 0 || !tb.peer.Is4() || msg[0] != 3 || msg[1] != 4 || tb.mtu != int(binary.BigEndian.Uint16(msg[6:])) ||
+				netip.AddrFrom4([4]byte(msg[20:24])) != pmtuLocal4 || netip.AddrFrom4([4]byte(msg[24:28])) != tb.peer || msg[17] != 17 {
+				t.Errorf("IPv4: accepted %+v from % x", tb, msg)
+			}
 		}
-		if tb, ok := parseTooBig6(msg, tunnelMatch{local: pmtuLocal6, port: 8472}); ok && (tb.mtu == 0 || !tb.peer.Is6()) {
-			t.Errorf("IPv6: accepted %+v", tb)
+		if tb, ok := parseTooBig6(msg, tunnelMatch{local: pmtuLocal6, port: 8472}); ok {
+			if tb.mtu == 0 || !tb.peer.Is6() || msg[0] != 2 || uint32(tb.mtu) != binary.BigEndian.Uint32(msg[4:]) ||
+				netip.AddrFrom16([16]byte(msg[16:32])) != pmtuLocal6 || netip.AddrFrom16([16]byte(msg[32:48])) != tb.peer || msg[14] != 17 {
+				t.Errorf("IPv6: accepted %+v from % x", tb, msg)
+			}
 		}
 	})
 }
