@@ -79,6 +79,31 @@ func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) 
 	for _, in := range ins {
 		resetAll(in.batch)
 	}
+	// The reassembly sockets (io xdp) carry only fragmented tunnel
+	// packets, and trying one is a system call where trying the AF_XDP
+	// rings is a memory read: they are tried every slowEvery-th round, and
+	// when a wake-up from the poller (which watches them too) found the
+	// other ports empty — not on every round, nor on every wake-up.
+	fast := len(ins) - len(e.opts.Reassembly)
+	woke := false
+	var round uint32
+	tryIngress := func(from, to int) (int, error) {
+		m := 0
+		for i := from; i < to; i++ {
+			in := ins[i]
+			k, err := uls[i].TryReadBatch(in.batch)
+			if err != nil {
+				e.Counters.Ingress.Rx.Errors.Add(1)
+				return m, fmt.Errorf("dataplane: read %s: %w", in.port.Name(), err)
+			}
+			if k > 0 {
+				in.forward(in.batch[:k])
+				resetAll(in.batch[:k])
+			}
+			m += k
+		}
+		return m, nil
+	}
 	last := time.Now()
 	for ctx.Err() == nil {
 		n, err := pod.TryReadBatch(eg.batch)
@@ -90,19 +115,19 @@ func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) 
 			eg.forward(eg.batch[:n])
 			resetAll(eg.batch[:n])
 		}
-		m := 0
-		for i, in := range ins {
-			k, err := uls[i].TryReadBatch(in.batch)
+		m, err := tryIngress(0, fast)
+		if err != nil {
+			return err
+		}
+		round++
+		if fast < len(ins) && (woke && n+m == 0 || round%slowEvery == 0) {
+			k, err := tryIngress(fast, len(ins))
 			if err != nil {
-				e.Counters.Ingress.Rx.Errors.Add(1)
-				return fmt.Errorf("dataplane: read %s: %w", in.port.Name(), err)
-			}
-			if k > 0 {
-				in.forward(in.batch[:k])
-				resetAll(in.batch[:k])
+				return err
 			}
 			m += k
 		}
+		woke = false
 		if n+m > 0 {
 			last = time.Time{}
 			continue
@@ -118,10 +143,14 @@ func (e *Engine) runPolled(ctx context.Context, pod TryReader, uls []TryReader) 
 		if err := poll.Wait(); err != nil {
 			return fmt.Errorf("dataplane: poll: %w", err)
 		}
-		last = time.Time{}
+		last, woke = time.Time{}, true
 	}
 	return nil
 }
+
+// slowEvery is how often (in rounds) the polling thread tries the
+// reassembly sockets while it has not waited.
+const slowEvery = 64
 
 func resetAll(batch []*Packet) {
 	for _, p := range batch {
