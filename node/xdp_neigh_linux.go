@@ -18,6 +18,13 @@ import (
 // installs their MAC).
 const neighbourWait = 3 * time.Second
 
+// neighbourSettle ends that wait early once no further next hop has
+// resolved for this long after they were asked for: answers on a link take
+// milliseconds, and a Node that is down (or not there: a stale Node object)
+// would otherwise hold the start, and every other peer's traffic, for all
+// of neighbourWait.
+const neighbourSettle = 300 * time.Millisecond
+
 // usableNeighbour are the neighbour states whose address can be used: the
 // kernel itself would send to a STALE entry (and then re-check it).
 const usableNeighbour = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY |
@@ -89,12 +96,14 @@ func usableMAC(n netlink.Neigh) ([6]byte, bool) {
 
 // resolvePeerMACs fills cfg (in place, at the start) with ul's MAC and each
 // peer's next-hop MAC. Next hops without a usable entry are asked for
-// (see askNeighbour) all at once and waited for up to neighbourWait; a
-// peer still unresolved then is logged and left at a zero MAC — a node
-// that is down must not keep the others from starting.
+// (see askNeighbour) all at once and waited for up to neighbourWait, or
+// until none has resolved for neighbourSettle; a peer still unresolved
+// then is logged and left at a zero MAC for the follower to fill in — a
+// node that is down must not keep the others from starting.
 func resolvePeerMACs(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config) error {
 	deadline := time.Now().Add(neighbourWait)
-	var lastAsk time.Time
+	var lastAsk, progress time.Time
+	lastMissing := -1
 	for {
 		fa, err := readFrameAddresses(ul, cfg)
 		if err != nil {
@@ -106,7 +115,12 @@ func resolvePeerMACs(log *slog.Logger, ul netlink.Link, cfg *dataplane.Config) e
 				missing++
 			}
 		}
-		if missing == 0 || time.Now().After(deadline) {
+		now := time.Now()
+		if lastMissing < 0 || missing < lastMissing {
+			lastMissing, progress = missing, now
+		}
+		settled := !lastAsk.IsZero() && now.Sub(progress) > neighbourSettle
+		if missing == 0 || now.After(deadline) || settled {
 			next, changes := withFrameAddresses(cfg, nil, fa)
 			*cfg = *next
 			logMACChanges(log, cfg.Generation, changes)
