@@ -80,19 +80,23 @@ func partialCompleted(orig, done []byte, hdr *VirtioNetHdr) bool {
 	return refChecksum(b) == 0
 }
 
+// encodeBatch is a coalescer fuzz input carrying pkts, checksums
+// repaired: a repair byte of 1, then [2-byte length][packet] records.
+func encodeBatch(pkts [][]byte) []byte {
+	b := []byte{1}
+	for _, p := range pkts {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
 // FuzzCoalesce feeds batches encoded as a repair byte, then a sequence of
 // [2-byte big-endian length][packet] records. When the repair byte is odd,
 // IPv4 header and TCP checksums are fixed up before coalescing, so that the
 // fuzzer reaches the merge rules instead of stopping at checksum checks.
 func FuzzCoalesce(f *testing.F) {
-	addBatch := func(pkts [][]byte) {
-		b := []byte{1}
-		for _, p := range pkts {
-			b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-			b = append(b, p...)
-		}
-		f.Add(b)
-	}
+	addBatch := func(pkts [][]byte) { f.Add(encodeBatch(pkts)) }
 	spec := baseSpec(false)
 	spec.tsVal = 3
 	addBatch(flow(f, spec, 4, 300, 100))

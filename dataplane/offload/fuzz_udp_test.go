@@ -12,14 +12,7 @@ import (
 // packet splits back, as the kernel splits it, into exactly its members
 // with valid checksums (merged TCP is checked as in FuzzCoalesce).
 func FuzzCoalesceUDP(f *testing.F) {
-	addBatch := func(pkts [][]byte) {
-		b := []byte{1}
-		for _, p := range pkts {
-			b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-			b = append(b, p...)
-		}
-		f.Add(b)
-	}
+	addBatch := func(pkts [][]byte) { f.Add(encodeBatch(pkts)) }
 	addBatch(udpFlow(f, baseSpec(false), 4, 100, 30))
 	addBatch(udpFlow(f, baseSpec(true), 3, 200, 0))
 	u, tcp := udpFlow(f, baseSpec(false), 3, 64, 0), flow(f, baseSpec(false), 3, 64, 0)
