@@ -33,16 +33,26 @@ func genPod4(n int, seed uint64) podTable {
 	for i, slot := range r.Perm(1 << hostBits)[:n] {
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], base|uint32(slot)<<8)
-		p := netip.PrefixFrom(netip.AddrFrom4(b), 24)
-		t.nodes = append(t.nodes, p)
-		t.ps = append(t.ps, p)
-		t.vs = append(t.vs, uint32(i+1))
+		t.addNode(netip.PrefixFrom(netip.AddrFrom4(b), 24), i)
 	}
-	for i, s := range []string{"0.0.0.0/0", cluster.String(), "192.168.0.0/16", "172.20.0.0/16"} {
+	t.addCovering("0.0.0.0/0", cluster.String(), "192.168.0.0/16", "172.20.0.0/16")
+	return t
+}
+
+// addNode adds the pod CIDR of node i (value i+1).
+func (t *podTable) addNode(p netip.Prefix, i int) {
+	t.nodes = append(t.nodes, p)
+	t.ps = append(t.ps, p)
+	t.vs = append(t.vs, uint32(i+1))
+}
+
+// addCovering adds covering routes after the nodes, each its own value.
+func (t *podTable) addCovering(prefixes ...string) {
+	n := len(t.nodes)
+	for i, s := range prefixes {
 		t.ps = append(t.ps, netip.MustParsePrefix(s))
 		t.vs = append(t.vs, uint32(n+1+i))
 	}
-	return t
 }
 
 // genPod6 is genPod4 for IPv6: one /64 per node from fd00:10:244::/48 (65536
@@ -54,15 +64,9 @@ func genPod6(n int, seed uint64) podTable {
 	var t podTable
 	for i, slot := range r.Perm(1 << 16)[:n] {
 		binary.BigEndian.PutUint16(b[6:8], uint16(slot))
-		p := netip.PrefixFrom(netip.AddrFrom16(b), 64)
-		t.nodes = append(t.nodes, p)
-		t.ps = append(t.ps, p)
-		t.vs = append(t.vs, uint32(i+1))
+		t.addNode(netip.PrefixFrom(netip.AddrFrom16(b), 64), i)
 	}
-	for i, s := range []string{"::/0", cluster.String(), "fd00::/8", "fd00:10:96::/112"} {
-		t.ps = append(t.ps, netip.MustParsePrefix(s))
-		t.vs = append(t.vs, uint32(n+1+i))
-	}
+	t.addCovering("::/0", cluster.String(), "fd00::/8", "fd00:10:96::/112")
 	return t
 }
 
